@@ -1,0 +1,62 @@
+# Speech Archive — `make run` serves the archive, `make test` runs every test.
+# Only Python 3.11+ and make are needed: the database is an embedded PostgreSQL.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,)
+export DEMO_CORPUS
+
+.PHONY: install run serve test bench lint format db-start db-stop migrate demo-data clean browser-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+db-start: install
+	@if [ -z "$$DATABASE_URL" ]; then $(PY) -m archive.embedded_db start; fi
+
+db-stop:
+	@if [ -x $(PY) ]; then $(PY) -m archive.embedded_db stop; fi
+
+migrate: db-start
+	$(PY) manage.py migrate --noinput
+
+demo-data: migrate
+	$(PY) manage.py load_demo_data
+
+# Serves until Ctrl-C; the embedded server stops with it (trap), and the next
+# `make run` reuses var/pgdata.
+run: demo-data
+	@echo ""
+	@echo "  Speech Archive:  http://$(HOST):$(PORT)/"
+	@echo "  Editors' admin:  http://$(HOST):$(PORT)/admin/"
+	@echo "  Create a login:  $(PY) manage.py createsuperuser"
+	@echo "  (or an editor:   $(PY) manage.py create_editor NAME [--publisher])"
+	@echo ""
+	@trap '$(PY) -m archive.embedded_db stop' EXIT INT TERM; \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: db-start
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: migrate
+	$(PY) benchmarks/import_corpus.py
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean: db-stop
+	rm -rf var $(VENV)

@@ -1,0 +1,1 @@
+from django.contrib import admin  # noqa: F401 - the editors' admin is built in the admin issue work
