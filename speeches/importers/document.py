@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 
-class ImportError_(ValueError):  # named so it cannot shadow the builtin ImportError
+class ImportFormatError(ValueError):
     """Bad input. The message names the file and, where known, the line."""
 
     def __init__(self, message: str, *, path: str = "", line: int | None = None) -> None:
@@ -20,9 +20,6 @@ class ImportError_(ValueError):  # named so it cannot shadow the builtin ImportE
         self.line = line
         where = path + (f", line {line}" if line is not None else "") if path else ""
         super().__init__(f"{where}: {message}" if where else message)
-
-
-ImportFormatError = ImportError_
 
 
 @dataclass
