@@ -207,6 +207,20 @@ class PassageQuerySet(models.QuerySet):
     def public(self) -> PassageQuerySet:
         return self.filter(speech__status=Speech.Status.PUBLISHED)
 
+    def allocate_keys(self, count: int) -> list[str]:
+        """Fresh keys never used by a passage nor by a retired (redirected) key."""
+        keys: set[str] = set()
+        while len(keys) < count:
+            candidates = {new_passage_key() for _ in range(count - len(keys))} - keys
+            taken = set(self.filter(key__in=candidates).values_list("key", flat=True))
+            taken |= set(
+                PassageRedirect.objects.filter(old_key__in=candidates).values_list(
+                    "old_key", flat=True
+                )
+            )
+            keys |= candidates - taken
+        return list(keys)
+
 
 class TaggedPassage(TaggedItemBase):
     """Editors tag passages by theme; an explicit through model keeps tag history."""

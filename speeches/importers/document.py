@@ -23,6 +23,17 @@ class ImportFormatError(ValueError):
 
 
 @dataclass
+class Paragraph:
+    """One paragraph of one version as parsed, before versions are aligned."""
+
+    text: str
+    turn_speaker: str = ""
+    label: str | None = None  # explicit {#key} label
+    line: int | None = None  # 1-based line in the source file, for messages
+    themes: list[str] = field(default_factory=list)
+
+
+@dataclass
 class FootnoteDoc:
     number: int
     kind: str  # Footnote.Kind value: editor / translator / author / source
