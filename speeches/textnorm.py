@@ -1,0 +1,73 @@
+"""Text normalisation shared by search indexing, search queries and the glossary.
+
+Chinese is normalised in Python (PostgreSQL has no Chinese parser on our
+servers): NFKC folds full-width forms (ＡＢＣ１２３ → ABC123, full-width
+punctuation), OpenCC folds Traditional into Simplified so that 太陽花 and
+太阳花 are one, and text is lower-cased. CJK runs are then cut into
+overlapping character bigrams (plus the run's last character as a unigram so a
+one-character query still finds run-final characters), the scheme Lucene's
+CJKAnalyzer uses; a query's bigram chain then behaves as an exact substring
+search (see ../shared/research/search.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# CJK Unified Ideographs (+ Extension A, compatibility ideographs) and the
+# iteration mark 々/〇; kana and hangul are included so Japanese/Korean quotes
+# inside a text still produce searchable tokens.
+_CJK = (
+    "\u3005\u3007\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003134f"  # extensions B–H: OpenCC maps some characters there
+)
+CJK_RUN = re.compile(f"[{_CJK}]+")
+TOKEN = re.compile(f"[{_CJK}]+|[^\\W_]+", re.UNICODE)
+
+
+@functools.cache
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s.json")
+
+
+def contains_cjk(text: str) -> bool:
+    return CJK_RUN.search(text) is not None
+
+
+def normalize(text: str) -> str:
+    """NFKC + Traditional→Simplified + lower case. Length-preserving for CJK
+    characters in practice (t2s maps character to character)."""
+    text = unicodedata.normalize("NFKC", text)
+    if contains_cjk(text):
+        text = _t2s().convert(text)
+    return text.lower()
+
+
+def cjk_bigrams(run: str) -> list[str]:
+    if len(run) == 1:
+        return [run]
+    return [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
+
+
+def search_tokens(text: str) -> list[str]:
+    """Index-side tokens: CJK bigrams (+ final unigram) and Latin/digit words."""
+    tokens: list[str] = []
+    for match in TOKEN.finditer(normalize(text)):
+        chunk = match.group(0)
+        if CJK_RUN.fullmatch(chunk):
+            tokens.extend(cjk_bigrams(chunk))
+        else:
+            tokens.append(chunk)
+    return tokens
+
+
+def cjk_tokens_only(text: str) -> list[str]:
+    """Bigrams of the CJK runs only (English rows index just their embedded Chinese)."""
+    tokens: list[str] = []
+    for match in CJK_RUN.finditer(normalize(text)):
+        tokens.extend(cjk_bigrams(match.group(0)))
+    return tokens

@@ -1,0 +1,52 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from speeches.textnorm import cjk_tokens_only, normalize, search_tokens
+
+
+def test_traditional_and_simplified_normalise_to_one_form():
+    assert normalize("太陽花") == normalize("太阳花") == "太阳花"
+    assert normalize("網絡強國") == "网络强国"
+
+
+def test_full_width_forms_fold_to_half_width():
+    assert normalize("ＡＢＣ１２３，網絡") == "abc123,网络"
+
+
+def test_cjk_runs_become_bigrams_with_final_unigram():
+    assert search_tokens("建设网络强国，推进自主创新。") == [
+        "建设",
+        "设网",
+        "网络",
+        "络强",
+        "强国",
+        "国",
+        "推进",
+        "进自",
+        "自主",
+        "主创",
+        "创新",
+        "新",
+    ]
+
+
+def test_mixed_text_keeps_latin_words():
+    assert search_tokens("cyber superpower (网络强国) in 2018") == [
+        "cyber",
+        "superpower",
+        "网络",
+        "络强",
+        "强国",
+        "国",
+        "in",
+        "2018",
+    ]
+    assert cjk_tokens_only("cyber superpower (網絡強國)") == ["网络", "络强", "强国", "国"]
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=2))
+def test_every_substring_bigram_of_a_run_is_indexed(run):
+    tokens = set(search_tokens(run))
+    normalised = normalize(run)
+    for i in range(len(normalised) - 1):
+        assert normalised[i : i + 2] in tokens
