@@ -53,8 +53,10 @@ test: db-start browser-deps
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+# Each benchmark prints its figures beside a baseline measured in the same run.
 bench: migrate
-	$(PY) benchmarks/import_corpus.py
+	@set -e; for script in benchmarks/*.py; do \
+	  echo "== $$script"; $(PY) $$script; done
 
 lint: install
 	$(PY) -m ruff check .

@@ -45,6 +45,7 @@ class FootnoteDoc:
 class CorrectionDoc:
     date: dt.date
     description: str
+    passage_indexes: list[int] = field(default_factory=list)  # passages it names (JSON import)
 
 
 @dataclass
@@ -83,6 +84,8 @@ class CoverageDoc:
     excerpt: str = ""
     about_date: dt.date | None = None  # date of the speech it discusses, for linking
     about_speaker: str = ""  # speaker name it discusses, for linking
+    # Glossary candidates found in the article ("cyber superpower (网络强国)").
+    term_candidates: list[TermCandidate] = field(default_factory=list)
 
 
 @dataclass

@@ -1,0 +1,91 @@
+"""Template helpers for the public pages. They format values the view already
+loaded; none of them queries the database."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django import template
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString
+
+from speeches.citation import human_date
+from speeches.markdown import render_markdown, render_markdown_inline
+from speeches.models import Speech
+
+register = template.Library()
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh": "Chinese",
+    "zh-hans": "Chinese (Simplified)",
+    "zh-hant": "Chinese (Traditional)",
+    "zh-cn": "Chinese (Simplified)",
+    "zh-tw": "Chinese (Traditional)",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "pt": "Portuguese",
+}
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    return render_markdown(text)
+
+
+@register.filter
+def markdown_inline(text: str) -> SafeString:
+    return render_markdown_inline(text)
+
+
+@register.filter
+def speech_date(speech: Speech) -> str:
+    """The speech's date at its known precision: 19 April 2016 / April 2016 / 2016."""
+    return human_date(speech.delivered_on, speech.date_precision)
+
+
+@register.filter
+def speech_iso_date(speech: Speech) -> str:
+    """A valid <time datetime> value at the date's precision (2016, 2016-04, 2016-04-19)."""
+    date = speech.delivered_on
+    if speech.date_precision == Speech.DatePrecision.YEAR:
+        return f"{date.year:04d}"
+    if speech.date_precision == Speech.DatePrecision.MONTH:
+        return f"{date.year:04d}-{date.month:02d}"
+    return date.isoformat()
+
+
+@register.filter
+def language_name(code: str) -> str:
+    return LANGUAGE_NAMES.get((code or "").lower(), code)
+
+
+@register.simple_tag
+def search_url() -> str:
+    """The search page, wherever the search app mounts it (DESIGN.md says /search/)."""
+    for name in ("speeches:search", "search:search", "search"):
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return "/search/"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: template.Context, **changes: object) -> str:
+    """The current query string with some parameters replaced (None/"" drops one)."""
+    request: HttpRequest = context["request"]
+    params = {key: request.GET.getlist(key) for key in request.GET}
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = [str(value)]
+    query = urlencode([(key, v) for key, values in params.items() for v in values])
+    return f"?{query}" if query else "?"

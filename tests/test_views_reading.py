@@ -1,0 +1,264 @@
+"""The reading page /speeches/<slug>/ and the passage page /p/<key>/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+from taggit.models import Tag
+
+from speeches.models import Annotation, Correction, Coverage, Footnote, Speech, TaggedPassage, Term
+from tests.factories import (
+    PassageFactory,
+    PassageTextFactory,
+    SpeakerFactory,
+    SpeechFactory,
+    VersionFactory,
+    make_bilingual_speech,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def rich_speech(n_passages: int = 5) -> Speech:
+    """A zh-Hant/en speech with footnotes, annotations, themes, corrections and coverage."""
+    speaker = SpeakerFactory(name="Audrey Tang", name_original="唐鳳", slug="audrey-tang")
+    speech = SpeechFactory(
+        title="Interview on digital democracy",
+        slug=f"digital-democracy-{n_passages}",
+        speaker=speaker,
+        kind=Speech.Kind.INTERVIEW,
+        occasion="Interview with a broadcaster",
+        original_language="zh-Hant",
+    )
+    zh = VersionFactory(
+        speech=speech, code="zh-Hant", language="zh-Hant", is_original=True, title="數位民主訪談"
+    )
+    en = VersionFactory(
+        speech=speech,
+        code="en",
+        language="en",
+        title=speech.title,
+        translators="Translation team",
+        introduction=(
+            "An *introduction* with <script>alert(1)</script> and [a link](javascript:alert(1))."
+        ),
+        source_name="Transcript",
+        source_url="https://example.org/source",
+        licence="CC0 1.0",
+    )
+    theme, _ = Tag.objects.get_or_create(name="Digital democracy", slug="digital-democracy")
+    for i in range(1, n_passages + 1):
+        passage = PassageFactory(
+            speech=speech, position=i, turn_speaker="Audrey Tang" if i % 2 else "Host"
+        )
+        PassageTextFactory(passage=passage, version=zh, text=f"第{i}段：建設網絡強國。[^{i}]")
+        PassageTextFactory(
+            passage=passage,
+            version=en,
+            text=f"Paragraph {i}: we build a cyber superpower together.[^{i}] "
+            + "More. " * (i * 7),
+        )
+        Footnote.objects.create(version=en, passage=passage, number=i, body=f"Note *{i}*.")
+        Footnote.objects.create(version=zh, passage=passage, number=i, body=f"註{i}")
+        Annotation.objects.create(
+            passage=passage, version=en, body=f"Annotation {i}", exact="build", start=12
+        )
+        TaggedPassage.objects.create(content_object=passage, tag=theme)
+    correction = Correction.objects.create(
+        version=en, date="2024-01-02", description="Fixed a typo in ¶1."
+    )
+    correction.passages.add(speech.passages.first())
+    Coverage.objects.create(speech=speech, outlet="Outlet", title="Analysis piece", kind="analysis")
+    Term.objects.create(
+        original="网络强国",
+        slug="wangluo-qiangguo",
+        pinyin="wǎngluò qiángguó",
+        translation="cyber superpower",
+        status=Term.Status.CONFIRMED,
+    )
+    return speech
+
+
+def test_reading_page_shows_metadata_and_aligned_rows(client):
+    speech = rich_speech(3)
+    response = client.get(speech.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Audrey Tang" in html and "Interview with a broadcaster" in html
+    assert "Translation team" in html and "CC0 1.0" in html
+    assert 'href="https://example.org/source"' in html
+    # Markdown rendered and sanitised.
+    assert "<em>introduction</em>" in html
+    assert "<script>alert" not in html and 'href="javascript:' not in html
+    # Each passage is a row with an anchor, ¶ number, permalink, both versions with lang.
+    for passage in speech.passages.all():
+        assert f'id="p-{passage.key}"' in html
+        assert f'href="/p/{passage.key}/"' in html
+        assert f"¶{passage.position}" in html
+    assert html.count('class="cell" lang="zh-Hant"') == 3
+    assert html.count('class="cell" lang="en"') == 3
+    assert "Fixed a typo" in html and "Analysis piece" in html
+    assert "Digital democracy" in html
+
+
+def test_footnote_markers_link_to_notes_and_back(client):
+    speech = rich_speech(2)
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert 'href="#fn-en-1"' in html and 'id="fnref-en-1"' in html
+    assert 'id="fn-en-1"' in html and 'href="#fnref-en-1"' in html
+    assert 'id="fn-zh-Hant-2"' in html
+    assert "[^1]" not in html
+    assert "<em>1</em>" in html  # note body Markdown
+
+
+def test_annotation_span_highlighted_and_listed(client):
+    speech = rich_speech(1)
+    annotation = Annotation.objects.get(passage__speech=speech)
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert (
+        f'<mark class="anno" id="q-{annotation.pk}" '
+        f'aria-describedby="a-{annotation.pk}">build</mark>' in html
+    )
+    assert f'id="a-{annotation.pk}"' in html
+
+
+def test_internal_annotation_never_shown(client):
+    speech = rich_speech(1)
+    Annotation.objects.create(
+        passage=speech.passages.first(), body="Secret editorial remark", visibility="internal"
+    )
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert "Secret editorial remark" not in html
+    html = client.get(speech.passages.first().get_absolute_url()).content.decode()
+    assert "Secret editorial remark" not in html
+
+
+def test_glossary_terms_linked_with_pinyin_in_both_languages(client):
+    speech = rich_speech(1)
+    html = client.get(speech.get_absolute_url()).content.decode()
+    term_url = reverse("speeches:term", kwargs={"slug": "wangluo-qiangguo"})
+    # English rendering, and the Traditional form 網絡強國 of the Simplified entry.
+    assert (
+        f'<a class="term" href="{term_url}" '
+        'title="网络强国 · wǎngluò qiángguó">cyber superpower</a>' in html
+    )
+    assert (
+        f'<a class="term" href="{term_url}" title="网络强国 · wǎngluò qiángguó">網絡強國</a>'
+        in html
+    )
+
+
+def test_candidate_terms_are_not_linked(client):
+    speech = make_bilingual_speech(1)
+    Term.objects.create(original="网络强国", slug="wlqg", translation="cyber superpower")
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert 'class="term"' not in html
+
+
+def test_turn_speakers_shown_once_per_turn(client):
+    speech = rich_speech(3)
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert html.count('<p class="turn-speaker">Audrey Tang</p>') == 2
+    assert html.count('<p class="turn-speaker">Host</p>') == 1
+
+
+def test_single_view_and_version_pickers(client):
+    speech = rich_speech(2)
+    url = speech.get_absolute_url()
+    html = client.get(url, {"view": "single", "left": "en"}).content.decode()
+    assert 'lang="zh-Hant"><span' not in html
+    assert html.count('class="cell" lang="en"') == 2
+    assert html.count('class="cell" lang="zh-Hant"') == 0
+    html = client.get(url, {"left": "en", "right": "zh-Hant"}).content.decode()
+    first_en = html.index('class="cell" lang="en"')
+    first_zh = html.index('class="cell" lang="zh-Hant"')
+    assert first_en < first_zh  # the left column is English now
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"view": "nonsense"},
+        {"left": "xx", "right": "yy"},
+        {"left": "en", "right": "en"},
+        {"view": "single", "left": "<script>"},
+        {"left": ""},
+    ],
+)
+def test_bad_reading_parameters_fall_back(client, params):
+    speech = rich_speech(1)
+    response = client.get(speech.get_absolute_url(), params)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="cell" lang="zh-Hant"' in html  # the original, the default left text
+    assert "<script>" not in html.split("<body>")[1].replace('<script src="', "")
+
+
+def test_single_version_speech_reads_in_one_column(client):
+    speech = SpeechFactory()
+    version = VersionFactory(speech=speech, is_original=True)
+    PassageTextFactory(passage=PassageFactory(speech=speech, position=1), version=version)
+    html = client.get(speech.get_absolute_url(), {"view": "parallel"}).content.decode()
+    assert 'class="text single"' in html
+
+
+def test_passage_page_every_version_context_and_cite(client):
+    speech = rich_speech(3)
+    first, second, third = speech.passages.order_by("position")
+    response = client.get(second.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "第2段" in html and "Paragraph 2" in html
+    assert f'href="/p/{first.key}/"' in html and f'href="/p/{third.key}/"' in html
+    assert f'href="/speeches/{speech.slug}/#p-{second.key}"' in html
+    assert "Annotation 2" in html and "Digital democracy" in html
+    assert 'id="fn-en-2"' in html
+    assert '<meta name="citation_title" content="Interview on digital democracy">' in html
+    assert '<meta name="citation_author" content="Audrey Tang">' in html
+    assert "¶2" in html and "accessed" in html
+    for ext in ("json", "bib", "ris"):
+        assert f'href="/p/{second.key}/cite.{ext}"' in html
+
+
+def test_passage_page_edges_have_one_neighbour(client):
+    speech = make_bilingual_speech(2)
+    first, second = speech.passages.order_by("position")
+    html = client.get(first.get_absolute_url()).content.decode()
+    assert 'rel="prev"' not in html and f'href="/p/{second.key}/"' in html
+
+
+def test_citation_downloads(client):
+    speech = rich_speech(2)
+    passage = speech.passages.get(position=2)
+    response = client.get(f"/p/{passage.key}/cite.bib")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/x-bibtex")
+    assert "author = {{Audrey Tang}}" in response.content.decode()
+    ris = client.get(f"/p/{passage.key}/", {"format": "ris"}).content.decode()
+    assert ris.startswith("TY  - GEN\r\n") and "SP  - ¶2" in ris
+    csl = client.get(f"/p/{passage.key}/cite.json").json()
+    assert csl[0]["section"] == "¶2" and csl[0]["author"] == [{"literal": "Audrey Tang"}]
+    assert client.get(f"/p/{passage.key}/cite.doc").status_code == 404
+    assert client.get(f"/speeches/{speech.slug}/cite.ris").status_code == 200
+
+
+def test_uppercase_key_redirects_to_canonical(client):
+    passage = make_bilingual_speech(1).passages.first()
+    response = client.get(f"/p/{passage.key.upper()}/")
+    assert response.status_code == 301 and response["Location"] == f"/p/{passage.key}/"
+
+
+def test_unknown_speech_and_passage_are_404(client):
+    assert client.get("/speeches/no-such-speech/").status_code == 404
+    assert client.get("/p/zzzzzzzz/").status_code == 404
+
+
+def test_reading_page_markup_has_no_inline_script_or_style(client):
+    speech = rich_speech(2)
+    for url in (speech.get_absolute_url(), speech.passages.first().get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html)
+        assert not re.search(r"\son[a-z]+=", html)
+        assert " style=" not in html
