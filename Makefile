@@ -39,7 +39,7 @@ run: demo-data
 	@echo "  Create a login:  $(PY) manage.py createsuperuser"
 	@echo "  (or an editor:   $(PY) manage.py create_editor NAME [--publisher])"
 	@echo ""
-	@trap '$(PY) -m archive.embedded_db stop' EXIT INT TERM; \
+	@trap '$(PY) -m archive.embedded_db stop' EXIT; trap 'exit 130' INT TERM; \
 	  $(PY) manage.py runserver $(HOST):$(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
