@@ -8,7 +8,7 @@ PORT ?= 8000
 DEMO_CORPUS ?= $(if $(wildcard ../shared/corpus),../shared/corpus,)
 export DEMO_CORPUS
 
-.PHONY: install run serve test bench lint format db-start db-stop migrate demo-data clean browser-deps
+.PHONY: install run serve test bench lint format db-start db-stop migrate demo-data clean browser-deps backup restore dump
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,21 @@ test: db-start browser-deps
 bench: migrate
 	@set -e; for script in benchmarks/*.py; do \
 	  echo "== $$script"; $(PY) $$script; done
+
+# Backups with the server's own pg_dump/pg_restore (archive/backup.py; README, "Backups").
+# `make backup [FILE=path]` (default var/backups/archive-<time>.dump);
+# `make restore FILE=path` replaces the database's contents, all or nothing.
+backup: db-start
+	$(PY) -m archive.backup backup $(FILE)
+
+restore: db-start
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/archive-….dump"; exit 2; }
+	$(PY) -m archive.backup restore "$(FILE)"
+
+# The open-data dump of every published speech (gzip JSON Lines + manifest).
+DUMP_DIR ?= var/dump
+dump: migrate
+	$(PY) manage.py dump_archive $(DUMP_DIR)
 
 lint: install
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
 from django.urls import include, path
 
+from speeches.api import api
 from speeches.sitemaps import SITEMAPS
 
 admin.site.site_header = "Speech Archive — editors"
@@ -10,6 +11,7 @@ admin.site.index_title = "Archive content"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     # /sitemap.xml is an index of one sitemap per section (passages run to many pages).
     path(
         "sitemap.xml",

@@ -11,11 +11,16 @@ DATABASE_URL, and drops it at the end.
   that folder gives at least N passages (default 2,000). Parsed once, before
   timing.
 * Importer: every sample document through `import_speech_document` (one
-  transaction each) into empty tables; passages per second, median of the runs.
+  transaction each, history rows and all) into empty tables, called as
+  `load_corpus` calls it (one ImportCache for the run, `durable=False`);
+  passages per second, median of the runs. The same with durable commits (as
+  `import_speech` and the admin call it) is printed too.
 * Baseline, same run, same texts: COPY of every passage text into a bare table
   with the same search columns — a text column, a stored generated
   `to_tsvector('simple', text)` column and a GIN index — in passages per
-  second (the passages' texts, all versions, in one COPY).
+  second (the passages' texts, all versions, in one COPY and one commit).
+* Each run times the importer (both ways) and then the COPY, so a machine
+  that gets busier or quieter during the benchmark affects both alike.
 * The ratio importer / baseline is the figure to watch (target ≥ 0.2).
 * `--full` also loads the whole corpus (parse + import) into empty tables
   once and reports the time and the passage count.
@@ -98,13 +103,14 @@ def _sample(root: Path, per_corpus: int) -> list:
     return documents
 
 
-def _time_import(documents: list) -> float:
-    from speeches.importers.writer import import_speech_document
+def _time_import(documents: list, *, durable: bool) -> float:
+    from speeches.importers.writer import ImportCache, import_speech_document
 
     _truncate_archive()
     started = time.perf_counter()
+    cache = ImportCache()
     for doc in documents:
-        import_speech_document(doc)
+        import_speech_document(doc, cache=cache, durable=durable)
     return time.perf_counter() - started
 
 
@@ -132,14 +138,16 @@ def _time_copy(texts: list[str]) -> float:
 
 def _full_load(root: Path) -> tuple[float, int, int]:
     from speeches.importers.corpus import CORPUS_NAMES
+    from speeches.importers.writer import ImportCache
     from speeches.management.commands.load_corpus import load_folder
 
     _truncate_archive()
     started = time.perf_counter()
     speeches = passages = 0
+    cache = ImportCache()
     for name in CORPUS_NAMES:
         if (root / name).is_dir():
-            counts = load_folder(root / name)
+            counts = load_folder(root / name, cache=cache)
             speeches += counts["speeches"]
             passages += counts["passages"]
     return time.perf_counter() - started, speeches, passages
@@ -180,13 +188,20 @@ def main() -> int:
         texts = [text for doc in documents for p in doc.passages for text in p.texts.values()]
         print(f"  total: {len(documents)} speeches, {passages} passages, {len(texts)} texts")
 
-        import_times = [_time_import(documents) for _ in range(args.runs)]
-        copy_times = [_time_copy(texts) for _ in range(args.runs)]
+        import_times, durable_times, copy_times = [], [], []
+        for _ in range(args.runs):
+            import_times.append(_time_import(documents, durable=False))
+            durable_times.append(_time_import(documents, durable=True))
+            copy_times.append(_time_copy(texts))
         importer = passages / statistics.median(import_times)
+        durable = passages / statistics.median(durable_times)
         baseline = passages / statistics.median(copy_times)
-        print(f"Importer (median of {args.runs}): {importer:,.0f} passages/s")
-        print(f"COPY baseline (median of {args.runs}): {baseline:,.0f} passages/s")
+        runs = f"median of {args.runs}"
+        print(f"Importer as load_corpus runs it ({runs}): {importer:,.0f} passages/s")
+        print(f"Importer with durable commits ({runs}): {durable:,.0f} passages/s")
+        print(f"COPY baseline ({runs}): {baseline:,.0f} passages/s")
         print(f"Ratio importer / COPY: {importer / baseline:.2f} (target ≥ 0.2)")
+        print(f"Ratio with durable commits: {durable / baseline:.2f}")
 
         if args.full:
             seconds, speeches, full_passages = _full_load(root)

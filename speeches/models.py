@@ -11,13 +11,18 @@ import base64
 import secrets
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import connections, models
+from django.db.models import Case, F, Func, Q, Value, When
+from django.db.models.functions import MD5, Cast
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
+
+from speeches import textnorm
 
 
 class TimeStamped(models.Model):
@@ -31,6 +36,75 @@ class TimeStamped(models.Model):
 def new_passage_key() -> str:
     """A short opaque base32 key (40 random bits); never derived from position."""
     return base64.b32encode(secrets.token_bytes(5)).decode("ascii").lower()
+
+
+# ---------------------------------------------------------------- search columns
+
+
+class SearchTokensField(models.TextField):
+    """The search tokens of another field (textnorm.index_tokens), recomputed
+    by every save() and bulk_create(); never edited by hand."""
+
+    def __init__(self, *args, source: str = "text", cjk_only: bool = False, **kwargs):
+        self.source = source
+        self.cjk_only = cjk_only
+        kwargs["editable"] = False
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("editable", None)
+        kwargs["source"] = self.source
+        if self.cjk_only:
+            kwargs["cjk_only"] = True
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = textnorm.index_tokens(
+            getattr(model_instance, self.source) or "", cjk_only=self.cjk_only
+        )
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class SearchSourceField(models.UUIDField):
+    """md5 of the text the tokens were computed from (textnorm.text_digest); a
+    CHECK constraint compares it with md5(text), so tokens cannot go stale."""
+
+    def __init__(self, *args, source: str = "text", **kwargs):
+        self.source = source
+        kwargs["editable"] = False
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("editable", None)
+        kwargs["source"] = self.source
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = textnorm.text_digest(getattr(model_instance, self.source) or "")
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+def search_update_fields(instance: models.Model, update_fields, source: str, derived: tuple):
+    """save()'s update_fields, with the derived search columns added whenever
+    the source field is written (also for instances loaded with .only())."""
+    if update_fields is None:
+        deferred = instance.get_deferred_fields()
+        if not deferred or source in deferred or instance._state.adding:
+            return None
+        loaded = [
+            f.name
+            for f in instance._meta.concrete_fields
+            if f.attname not in deferred and not f.primary_key and not f.generated
+        ]
+        return {*loaded, *derived}
+    names = set(update_fields)
+    return names | set(derived) if source in names else update_fields
 
 
 # ---------------------------------------------------------------- speakers
@@ -124,8 +198,26 @@ class Speech(TimeStamped):
         "Collection", through="CollectionItem", related_name="speeches", blank=True
     )
 
+    # Search (speeches/search.py): the title's CJK bigrams, computed on save,
+    # and a vector PostgreSQL generates from them and the title.
+    search_title_tokens = SearchTokensField(source="title", cjk_only=True)
+    search_title_source = SearchSourceField(source="title")
+    search_vector = models.GeneratedField(
+        expression=SearchVector("title", config="english", weight="A")
+        + SearchVector("search_title_tokens", config="simple", weight="A"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     objects = SpeechQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "updated_at",
+            "search_title_tokens",
+            "search_title_source",
+            "search_vector",
+        ]
+    )
 
     class Meta:
         ordering = ["-delivered_on", "-pk"]
@@ -140,6 +232,11 @@ class Speech(TimeStamped):
                 name="speech_date_precision_valid",
             ),
             models.CheckConstraint(condition=~Q(slug=""), name="speech_slug_not_empty"),
+            # The title's search tokens were computed from this very title.
+            models.CheckConstraint(
+                condition=Q(search_title_source=Cast(MD5("title"), models.UUIDField())),
+                name="speech_search_tokens_current",
+            ),
         ]
         indexes = [
             # Public list pages and feeds: newest published first.
@@ -148,10 +245,22 @@ class Speech(TimeStamped):
                 name="speech_public_by_date",
                 condition=Q(status="published"),
             ),
+            GinIndex(
+                fields=["search_vector"], name="speech_search", condition=Q(status="published")
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        kwargs["update_fields"] = search_update_fields(
+            self,
+            kwargs.get("update_fields"),
+            "title",
+            ("search_title_tokens", "search_title_source"),
+        )
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("speeches:speech", kwargs={"slug": self.slug})
@@ -209,16 +318,20 @@ class PassageQuerySet(models.QuerySet):
 
     def allocate_keys(self, count: int) -> list[str]:
         """Fresh keys never used by a passage nor by a retired (redirected) key."""
+        # One query per round, both tables at once, the candidates as one array
+        # parameter: an importer calls this for every speech it writes.
+        sql = (
+            f"SELECT key FROM {Passage._meta.db_table} WHERE key = ANY(%s) "
+            f"UNION ALL SELECT old_key FROM {PassageRedirect._meta.db_table} "
+            "WHERE old_key = ANY(%s)"
+        )
         keys: set[str] = set()
         while len(keys) < count:
-            candidates = {new_passage_key() for _ in range(count - len(keys))} - keys
-            taken = set(self.filter(key__in=candidates).values_list("key", flat=True))
-            taken |= set(
-                PassageRedirect.objects.filter(old_key__in=candidates).values_list(
-                    "old_key", flat=True
-                )
-            )
-            keys |= candidates - taken
+            candidates = list({new_passage_key() for _ in range(count - len(keys))} - keys)
+            with connections[self.db].cursor() as cursor:
+                cursor.execute(sql, [candidates, candidates])
+                taken = {row[0] for row in cursor.fetchall()}
+            keys.update(key for key in candidates if key not in taken)
         return list(keys)
 
 
@@ -263,9 +376,32 @@ class Passage(TimeStamped):
         return reverse("speeches:passage", kwargs={"key": self.key})
 
 
+# Columns of PassageText that only search reads (kept out of its history).
+SEARCH_TEXT_FIELDS = (
+    "search_tokens",
+    "search_source",
+    "search_lang",
+    "search_public",
+    "search_speech_id",
+    "search_speaker_id",
+    "search_date",
+    "search_kind",
+    "search_vector",
+)
+
+
 class PassageTextQuerySet(models.QuerySet):
     def public(self) -> PassageTextQuerySet:
         return self.filter(passage__speech__status=Speech.Status.PUBLISHED)
+
+    def update(self, **kwargs) -> int:
+        # A literal new text brings its search tokens along (a CHECK constraint
+        # refuses a text without them; an expression needs save() instead).
+        text = kwargs.get("text")
+        if isinstance(text, str) and "search_tokens" not in kwargs:
+            kwargs["search_tokens"] = textnorm.index_tokens(text)
+            kwargs["search_source"] = textnorm.text_digest(text)
+        return super().update(**kwargs)
 
 
 class PassageText(TimeStamped):
@@ -275,17 +411,102 @@ class PassageText(TimeStamped):
     version = models.ForeignKey(Version, on_delete=models.CASCADE, related_name="texts")
     text = models.TextField()
 
+    # Search (speeches/search.py, DESIGN.md "Search"); nothing here is written
+    # by hand. `search_tokens`/`search_source` are computed from `text` in
+    # Python on save (and by the importer's fast path); the filter columns are
+    # copies of the passage's speech and version that PostgreSQL triggers keep
+    # (migration 0003); `search_vector` is generated by PostgreSQL.
+    search_tokens = SearchTokensField(source="text")
+    search_source = SearchSourceField(source="text")
+    search_lang = models.CharField(max_length=20, default="", editable=False)
+    search_public = models.BooleanField(default=False, editable=False)
+    search_speech_id = models.BigIntegerField(null=True, editable=False)
+    search_speaker_id = models.BigIntegerField(null=True, editable=False)
+    search_date = models.DateField(null=True, editable=False)
+    search_kind = models.CharField(max_length=20, default="", editable=False)
+    search_vector = models.GeneratedField(
+        expression=Case(
+            When(
+                search_lang="en",
+                then=SearchVector("text", config="english")
+                + SearchVector(
+                    Func(
+                        F("search_tokens"),
+                        Value(textnorm.NON_CJK_TOKENS_RE),
+                        Value(""),
+                        Value("g"),
+                        function="regexp_replace",
+                        output_field=models.TextField(),
+                    ),
+                    config="simple",
+                ),
+            ),
+            default=SearchVector("search_tokens", config="simple"),
+            output_field=SearchVectorField(),
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
     objects = PassageTextQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    history = HistoricalRecords(excluded_fields=["updated_at", *SEARCH_TEXT_FIELDS])
 
     class Meta:
         ordering = ["passage__position", "version", "pk"]
         constraints = [
             models.UniqueConstraint(fields=["passage", "version"], name="passage_text_unique"),
+            # The search tokens were computed from this very text: a write that
+            # changes `text` without them fails instead of leaving them stale.
+            models.CheckConstraint(
+                condition=Q(search_source=Cast(MD5("text"), models.UUIDField())),
+                name="passage_text_search_tokens_current",
+            ),
+        ]
+        indexes = [
+            # One GIN index per configuration: English rows are matched with an
+            # `english` query, all others with the `simple` (bigram) query.
+            GinIndex(
+                fields=["search_vector"],
+                name="passage_text_search_en",
+                condition=Q(search_public=True, search_lang="en"),
+            ),
+            GinIndex(
+                fields=["search_vector"],
+                name="passage_text_search_other",
+                condition=Q(search_public=True) & ~Q(search_lang="en"),
+            ),
+            # Date walks for frequent words and date sorts (one per configuration,
+            # like the GIN indexes); per-speaker and per-speech scopes.
+            models.Index(
+                fields=["-search_date", "-id"],
+                name="passage_text_search_date_en",
+                condition=Q(search_public=True, search_lang="en"),
+            ),
+            models.Index(
+                fields=["-search_date", "-id"],
+                name="passage_text_search_date_other",
+                condition=Q(search_public=True) & ~Q(search_lang="en"),
+            ),
+            models.Index(
+                fields=["search_speaker_id", "-search_date", "-id"],
+                name="passage_text_search_speaker",
+                condition=Q(search_public=True),
+            ),
+            models.Index(
+                fields=["search_speech_id"],
+                name="passage_text_search_speech",
+                condition=Q(search_public=True),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.text[:60]
+
+    def save(self, *args, **kwargs) -> None:
+        kwargs["update_fields"] = search_update_fields(
+            self, kwargs.get("update_fields"), "text", ("search_tokens", "search_source")
+        )
+        super().save(*args, **kwargs)
 
 
 class Footnote(TimeStamped):

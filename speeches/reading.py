@@ -1,9 +1,21 @@
 """Assembly of the reading page and the passage page (queries and text rendering).
 
-Views stay thin: they call `build_reading_page()` / `build_passage_page()` and
+Views stay thin: they call `reading_article()` / `build_passage_page()` and
 hand the result to a template that only reads attributes. Every query here is
 bounded by a constant, whatever the number of passages (pinned by
-tests/test_views_reading.py).
+tests/test_views_queries.py).
+
+The reading page is the archive's heaviest page (hundreds of passages, each in
+two versions, with notes, highlights, themes and glossary links), so:
+
+* its passage rows and notes are built as strings in Python
+  (`render_reading_body`), not walked by the template engine, from plain value
+  rows (`body_sources`) rather than model instances;
+* the whole article but the citation is cached (`reading_article`), keyed on a
+  digest of every database row it shows, computed by PostgreSQL in one query
+  (`content_digest`), plus the speech, speaker and version rows the request
+  loaded anyway. An edit of any kind shows on the very next request; nothing
+  needs invalidating, old entries just expire.
 
 Passage text is plain text. It is escaped first; then we add, in this order of
 precedence (spans never overlap, and a span never cuts a footnote marker):
@@ -20,17 +32,27 @@ precedence (spans never overlap, and a span never cuts a footnote marker):
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import re
+import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from html import escape as html_escape  # Django's escape() minus a costly lazy-string check
 from typing import NamedTuple
 
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
+from django.db import connection, transaction
 from django.db.models import Prefetch, QuerySet
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from speeches.anchoring import locate_quote
+from speeches.markdown import render_markdown
 from speeches.models import (
     Annotation,
     Collection,
@@ -53,6 +75,30 @@ TOKEN = re.compile(
     r"|\[(?P<label>[^\[\]\n]+)\]\((?P<url>(?:https?://|mailto:)[^\s()]+)\)"
 )
 VIEWS = ("parallel", "single")
+
+log = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh": "Chinese",
+    "zh-hans": "Chinese (Simplified)",
+    "zh-hant": "Chinese (Traditional)",
+    "zh-cn": "Chinese (Simplified)",
+    "zh-tw": "Chinese (Traditional)",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "ru": "Russian",
+    "ar": "Arabic",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "pt": "Portuguese",
+}
+
+
+def language_name(code: str) -> str:
+    """English name of a BCP 47 code we know (zh-Hant → Chinese (Traditional)), else the code."""
+    return LANGUAGE_NAMES.get((code or "").lower(), code)
 
 
 # ------------------------------------------------------------------ glossary forms
@@ -164,18 +210,18 @@ def _plain(text: str, *, code: str, notes: set[int], seen_refs: set[tuple[str, i
     out: list[str] = []
     last = 0
     for match in TOKEN.finditer(text):
-        out.append(escape(text[last : match.start()]))
+        out.append(html_escape(text[last : match.start()]))
         last = match.end()
         if match.group("url"):
-            label = escape(match.group("label"))
+            label = html_escape(match.group("label"))
             out.append(
-                f'<a class="ext" href="{escape(match.group("url"))}" '
+                f'<a class="ext" href="{html_escape(match.group("url"))}" '
                 f'rel="noopener noreferrer nofollow">{label}</a>'
             )
             continue
         number = int(match.group("note"))
         if number not in notes:
-            out.append(escape(match.group(0)))
+            out.append(html_escape(match.group(0)))
         else:
             ref_id = ""
             if (code, number) not in seen_refs:
@@ -185,7 +231,7 @@ def _plain(text: str, *, code: str, notes: set[int], seen_refs: set[tuple[str, i
                 f'<sup class="fn-ref"{ref_id}><a href="#fn-{code}-{number}" '
                 f'role="doc-noteref">{number}</a></sup>'
             )
-    out.append(escape(text[last:]))
+    out.append(html_escape(text[last:]))
     return "".join(out).replace("\n", "<br>\n")
 
 
@@ -201,6 +247,7 @@ def render_text(
 ) -> SafeString:
     """One passage's text in one version as safe HTML (see the module docstring)."""
     seen_refs = set() if seen_refs is None else seen_refs
+    code = html_escape(code)  # goes into id and href attributes
     markers = [(m.start(), m.end()) for m in TOKEN.finditer(text)]
     spans: list[_Span] = []
     for annotation in annotations:
@@ -232,7 +279,8 @@ def render_text(
                 _Span(
                     start,
                     end,
-                    f'<a class="term" href="{escape(href)}" title="{escape(term_title(term))}">',
+                    f'<a class="term" href="{html_escape(href)}" '
+                    f'title="{html_escape(term_title(term))}">',
                     "</a>",
                 )
             )
@@ -273,29 +321,6 @@ class Cell:
     missing: bool = False
 
 
-class Theme(NamedTuple):
-    name: str
-    slug: str
-    url: str
-
-
-@dataclass
-class Row:
-    passage: Passage
-    url: str  # the passage's permanent URL
-    cells: list[Cell]
-    themes: list = field(default_factory=list)
-    annotations: list[Annotation] = field(default_factory=list)
-    old_keys: list[str] = field(default_factory=list)
-    new_turn: bool = False  # the turn speaker differs from the previous passage's
-
-
-@dataclass
-class VersionNotes:
-    version: Version
-    footnotes: list[Footnote]
-
-
 @dataclass
 class ReadingPage:
     speech: Speech
@@ -303,8 +328,8 @@ class ReadingPage:
     text_versions: list[Version]  # versions with a text, for the pickers
     shown: list[Version]  # one (single) or two (parallel) versions, left first
     view: str
-    rows: list[Row]
-    notes: list[VersionNotes]
+    rows_html: SafeString  # every passage row (see render_reading_body)
+    notes_html: SafeString  # the footnotes of the shown versions; "" when none
     corrections: list[Correction]
     coverage: list[Coverage]
     themes: list
@@ -346,10 +371,11 @@ def choose_versions(
     return "parallel", [left_version, right_version]
 
 
+TERM_FIELDS = ("pk", "original", "slug", "pinyin", "translation", "variants")
+
+
 def public_terms() -> list[Term]:
-    return list(
-        Term.objects.public().only("pk", "original", "slug", "pinyin", "translation", "variants")
-    )
+    return list(Term.objects.public().only(*TERM_FIELDS))
 
 
 def _annotations_by_passage(passage_ids: QuerySet | list[int]) -> dict[int, list[Annotation]]:
@@ -364,112 +390,423 @@ def _annotations_by_passage(passage_ids: QuerySet | list[int]) -> dict[int, list
     return grouped
 
 
-def build_reading_page(
-    speech: Speech, *, view: str | None, left: str | None, right: str | None
-) -> ReadingPage:
-    """Everything the reading page shows, in a constant number of queries."""
+# ------------------------------------------------------------------ reading page body
+
+
+class AnnotationRow(NamedTuple):
+    """The fields of an annotation the reading page reads (render_text duck-types it)."""
+
+    pk: int
+    passage_id: int
+    version_id: int | None
+    exact: str
+    prefix: str
+    suffix: str
+    start: int | None
+    is_orphaned: bool
+    body: str
+
+
+def body_sources(speech: Speech, shown_ids: list[int]) -> dict[str, QuerySet]:
+    """Every row the passage rows and the notes are built from, as value querysets.
+
+    The renderer reads exactly these, and the cache key digests exactly these
+    (`page_digest`), so nothing the body shows can change without the key
+    changing. Add a source here, never a query elsewhere in the renderer."""
+    return {
+        "passages": Passage.objects.filter(speech=speech)
+        .order_by("position", "pk")
+        .values_list("pk", "key", "position", "turn_speaker"),
+        "texts": PassageText.objects.filter(
+            passage__speech=speech, version_id__in=shown_ids
+        ).values_list("passage_id", "version_id", "text"),
+        "themes": TaggedPassage.objects.filter(content_object__speech=speech)
+        .order_by("tag__name", "tag_id")
+        .values_list("content_object_id", "tag__name", "tag__slug"),
+        "footnotes": Footnote.objects.filter(version_id__in=shown_ids)
+        .order_by("version_id", "number")
+        .values_list("version_id", "number", "kind", "body", "passage_id"),
+        "annotations": Annotation.objects.public()
+        .filter(passage__speech=speech)
+        .order_by("passage_id", "start", "pk")
+        .values_list(*AnnotationRow._fields),
+        "redirects": PassageRedirect.objects.filter(speech=speech, passage__isnull=False)
+        .order_by("pk")
+        .values_list("old_key", "passage_id"),
+        "terms": Term.objects.public().values_list(*TERM_FIELDS),
+    }
+
+
+def _terms(rows: list[tuple]) -> list[Term]:
+    # Unsaved instances: TermMatcher reads attributes and variant_list().
+    return [Term(**dict(zip(TERM_FIELDS, row, strict=True))) for row in rows]
+
+
+def render_reading_body(
+    sources: dict[str, QuerySet],
+    *,
+    versions: list[Version],
+    shown: list[Version],
+    origin: str,
+) -> tuple[SafeString, SafeString]:
+    """(rows HTML, notes HTML) of the reading page, built in Python.
+
+    One string per row instead of a template loop: Django's template engine
+    costs tens of microseconds per variable, and a 200-passage page has
+    thousands. Every value from the database is escaped here (`html_escape`); the
+    passage texts come through `render_text` (escaped there), Markdown through
+    `render_markdown` (sanitised by nh3). `origin` (scheme://host) only goes
+    into the copy-link buttons."""
+    passages = list(sources["passages"])
+    texts = {(p, v): text for p, v, text in sources["texts"]}
+    theme_url = reverse("speeches:theme", kwargs={"slug": "SLUG"})
+    themes: dict[int, list[str]] = defaultdict(list)
+    for passage_id, name, slug in sources["themes"]:
+        url = html_escape(theme_url.replace("SLUG", slug))
+        themes[passage_id].append(f'<li><a href="{url}">{html_escape(name)}</a></li>')
+    footnotes = list(sources["footnotes"])
+    notes_by_version: dict[int, set[int]] = defaultdict(set)
+    for version_id, number, *_ in footnotes:
+        notes_by_version[version_id].add(number)
+    annotations: dict[int, list[AnnotationRow]] = defaultdict(list)
+    for row in sources["annotations"]:
+        annotation = AnnotationRow(*row)
+        annotations[annotation.passage_id].append(annotation)
+    old_keys: dict[int, list[str]] = defaultdict(list)
+    for old_key, passage_id in sources["redirects"]:
+        old_keys[passage_id].append(old_key)
+    matcher = TermMatcher(_terms(list(sources["terms"])))
+    language_of = {v.pk: v.language for v in versions}
+
+    parallel = len(shown) == 2
+    passage_url = reverse("speeches:passage", kwargs={"key": "KEY"})
+    origin = html_escape(origin)
+    seen_refs: set[tuple[str, int]] = set()
+    out: list[str] = []
+    previous_turn = ""
+    for pk, key, position, turn_speaker in passages:
+        key = html_escape(key)
+        url = passage_url.replace("KEY", key)
+        out.append(f'<div class="row" id="p-{key}">\n')
+        for old in old_keys.get(pk, ()):
+            out.append(f'<span class="old-anchor" id="p-{html_escape(old)}"></span>')
+        if turn_speaker and turn_speaker != previous_turn:
+            out.append(f'<p class="turn-speaker">{html_escape(turn_speaker)}</p>')
+        previous_turn = turn_speaker
+        out.append(
+            f'<div class="row-meta"><a class="pnum" href="{url}" '
+            f'title="Permanent link to this passage">¶{position}</a> '
+            f'<button type="button" class="copy-link" data-permalink="{origin}{url}" hidden>'
+            f'Copy link<span class="visually-hidden"> to ¶{position}</span></button></div>\n'
+        )
+        passage_annotations = annotations.get(pk, [])
+        for version in shown:
+            text = texts.get((pk, version.pk))
+            out.append(_cell_open(version, parallel=parallel, missing=text is None))
+            if text is None:
+                out.append('<p class="no-text" lang="en">(No text in this version.)</p></div>')
+                continue
+            html = render_text(
+                text,
+                code=version.code,
+                language=version.language,
+                notes=notes_by_version[version.pk],
+                annotations=[a for a in passage_annotations if a.version_id == version.pk],
+                matcher=matcher,
+                seen_refs=seen_refs,
+            )
+            out.append(f"<p>{html}</p></div>")
+        passage_themes = themes.get(pk)
+        if passage_themes or passage_annotations:
+            out.append('\n<div class="row-extra">')
+            if passage_themes:
+                out.append(f'<ul class="tags" aria-label="Themes">{"".join(passage_themes)}</ul>')
+            if passage_annotations:
+                out.append(_annotations_html(passage_annotations, language_of))
+            out.append("</div>")
+        out.append("\n</div>\n")
+    rows_html = mark_safe("".join(out))  # every database value above was escaped
+    return rows_html, _notes_html(footnotes, shown)
+
+
+def _cell_open(version: Version, *, parallel: bool, missing: bool) -> str:
+    """The opening of one version's cell in a row (the same for every row)."""
+    css = "cell missing" if missing else "cell"
+    html = f'<div class="{css}" lang="{html_escape(version.language)}">'
+    if parallel:
+        html += f'<span class="cell-lang">{html_escape(language_name(version.language))}</span>'
+    return html
+
+
+def _annotations_html(annotations: list[AnnotationRow], language_of: dict[int, str]) -> str:
+    out = ['<aside class="annotations" aria-label="Editors’ annotations"><ul>']
+    for annotation in annotations:
+        out.append(f'<li id="a-{annotation.pk}" class="annotation">')
+        if annotation.exact:
+            language = language_of.get(annotation.version_id)
+            lang = f' lang="{html_escape(language)}"' if language else ""
+            out.append(
+                f'<p class="annotation-quote">On <q{lang}>{html_escape(annotation.exact)}</q>:</p>'
+            )
+        out.append(f'<div class="annotation-body">{render_markdown(annotation.body)}</div></li>')
+    out.append("</ul></aside>")
+    return "".join(out)
+
+
+def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
+    """The notes of the shown versions, one list per version, in the order shown."""
+    kind_label = dict(Footnote.Kind.choices)
+    out: list[str] = []
+    for version in shown:
+        notes = [f for f in footnotes if f[0] == version.pk]
+        if not notes:
+            continue
+        code = html_escape(version.code)
+        original = " (original)" if version.is_original else ""
+        out.append(
+            f'<section class="notes-version" lang="{html_escape(version.language)}" '
+            f'aria-labelledby="notes-{code}-h">\n'
+            f'<h3 id="notes-{code}-h" lang="en">{html_escape(language_name(version.language))}'
+            f'{original}</h3>\n<ol class="footnotes">'
+        )
+        for _, number, kind, body, passage_id in notes:
+            label = html_escape(str(kind_label.get(kind, kind)))
+            out.append(
+                f'<li id="fn-{code}-{number}" value="{number}">\n'
+                f'<span class="note-kind" lang="en">{label}.</span>\n'
+                f'<div class="note-body">{render_markdown(body)}</div>\n'
+            )
+            if passage_id:
+                out.append(
+                    f'<a class="note-back" href="#fnref-{code}-{number}" role="doc-backlink" '
+                    f'lang="en">↩ <span class="visually-hidden">Back to the text of note '
+                    f"{number}</span></a>\n"
+                )
+            out.append("</li>")
+        out.append("</ol>\n</section>\n")
+    return mark_safe("".join(out))  # escaped or sanitised piece by piece above
+
+
+# ------------------------------------------------------------------ the page and its cache
+
+# Bump when the markup the reading page caches changes (render_reading_body(),
+# includes/_reading_body.html): a shared cache (memcached) outlives a deploy,
+# and the key sees data, not code.
+BODY_CACHE_VERSION = 1
+BODY_CACHE_SECONDS = 60 * 60 * 24
+
+
+def article_sources(speech: Speech) -> dict[str, QuerySet]:
+    """The rest of what the cached article shows, as model querysets for the
+    template; their digest reads every column (`values_list()`)."""
+    return {
+        "corrections": Correction.objects.filter(version__speech=speech)
+        .prefetch_related(Prefetch("passages", queryset=Passage.objects.order_by("position")))
+        .order_by("-date", "pk"),
+        "coverage": Coverage.objects.public().filter(speech=speech).order_by("-published_on"),
+        "themes": speech.themes.all(),
+        "collections": speech.collections.all(),
+    }
+
+
+def _digested(speech: Speech, shown_ids: list[int]) -> list[QuerySet]:
+    correction_passages = Correction.passages.through.objects.filter(
+        correction__version__speech=speech
+    ).values_list("correction_id", "passage__key", "passage__position")
+    return [
+        *body_sources(speech, shown_ids).values(),
+        *(queryset.values_list() for queryset in article_sources(speech).values()),
+        correction_passages,
+    ]
+
+
+def content_digest(querysets: Iterable[QuerySet]) -> str:
+    """An md5 of every row the querysets return, computed by PostgreSQL in one query.
+
+    Each row is cast to text (`r::text`, every column), rows are sorted (their
+    order comes from columns such as `position`, which are in the rows) and
+    hashed per source. Any insert, update or delete that changes a value the
+    page reads changes the digest — including bulk_update() and
+    QuerySet.update(), which leave `updated_at` alone (the re-import writer and
+    services use both), and deletions, which no max(updated_at) can see.
+    PostgreSQL still reads the rows, but answers with 32 characters instead of
+    sending hundreds of texts for Python to turn into objects."""
+    sql, params = _digest_query(querysets)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _digest_query(querysets: Iterable[QuerySet]) -> tuple[str, list]:
+    selects: list[str] = []
+    params: list = []
+    for queryset in querysets:
+        try:
+            sql, query_params = queryset.order_by().query.sql_with_params()
+        except EmptyResultSet:  # e.g. version_id__in=[]: no rows, nothing to digest
+            selects.append("''")
+            continue
+        selects.append(
+            f"(SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) FROM ({sql}) r)"
+        )
+        params.extend(query_params)
+    return f"SELECT md5(concat_ws(',', {', '.join(selects)}))", params
+
+
+# Stand-ins for the speech's and the shown versions' primary keys (real ones
+# are positive) in the digest query compiled once per process.
+_SPEECH_PLACEHOLDER = -1_000_001
+_VERSION_PLACEHOLDERS = (-2_000_001, -2_000_002)
+
+
+@functools.cache
+def _compiled_digest(n_shown: int) -> tuple[str, tuple]:
+    """The page digest query for a speech showing `n_shown` versions, compiled
+    once: building and compiling its twelve querysets costs more Python time
+    than PostgreSQL takes to run it, and only the primary keys change."""
+    speech = Speech(pk=_SPEECH_PLACEHOLDER)
+    sql, params = _digest_query(_digested(speech, list(_VERSION_PLACEHOLDERS[:n_shown])))
+    return sql, tuple(params)
+
+
+def page_digest(speech: Speech, shown_ids: list[int]) -> str:
+    """content_digest() of everything the cached article shows (`_digested`)."""
+    sql, params = _compiled_digest(len(shown_ids))
+    stand_ins = _VERSION_PLACEHOLDERS[: len(shown_ids)]
+    real = {_SPEECH_PLACEHOLDER: speech.pk, **dict(zip(stand_ins, shown_ids, strict=True))}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [real.get(p, p) if type(p) is int else p for p in params])
+        return cursor.fetchone()[0]
+
+
+def _loaded_values(instance) -> tuple:
+    """Every loaded column of a model instance (deferred ones would cost a query)."""
+    deferred = instance.get_deferred_fields()
+    return tuple(
+        getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.attname not in deferred
+    )
+
+
+def _cache_key(
+    speech: Speech, versions: list[Version], shown: list[Version], origin: str, digest: str
+) -> str:
+    """The digest plus what this request loaded itself and the article shows:
+    the speech, its speaker and its versions (every loaded column), which
+    versions are shown, and the origin in the copy-link buttons. The speech's
+    status is among its columns: a body is never reused across a publication
+    change, even an identical one."""
+    facts = repr(
+        (
+            _loaded_values(speech),
+            _loaded_values(speech.speaker),
+            [_loaded_values(v) for v in versions],
+            [v.pk for v in shown],
+            origin,
+            digest,
+        )
+    )
+    hashed = hashlib.sha256(facts.encode()).hexdigest()
+    return f"reading-page:{BODY_CACHE_VERSION}:{speech.pk}:{hashed}"
+
+
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """Every query inside reads one snapshot of the database (REPEATABLE READ,
+    read only), so an article and the digest it is stored under describe the
+    same data even when an edit commits halfway through the rendering. Inside
+    an outer transaction (ATOMIC_REQUESTS, tests) that transaction decides."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _cache_get(key: str) -> bytes | None:
+    try:
+        return cache.get(key)
+    except Exception:  # any cache backend failure: render instead, but say so
+        log.warning("reading page cache unavailable; rendering uncached", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value: bytes) -> None:
+    try:
+        cache.set(key, value, BODY_CACHE_SECONDS)
+    except Exception:  # as above: a broken cache must not break reading
+        log.warning("reading page cache unavailable; not stored", exc_info=True)
+
+
+@dataclass
+class ReadingArticle:
+    versions: list[Version]  # for the citation, which the view builds per request
+    html: SafeString  # everything in <article> but the citation
+
+
+def reading_article(
+    speech: Speech, *, view: str | None, left: str | None, right: str | None, origin: str
+) -> ReadingArticle:
+    """The reading page's article, from the cache when nothing it shows has changed.
+
+    A hit costs two queries: the versions and the digest.
+    A miss renders in one snapshot and stores the article under that snapshot's
+    digest, so the first request after an edit — any edit: a text, a footnote,
+    an annotation, a theme on a passage or a theme's name, a redirect, a
+    glossary term, a correction, coverage — misses and shows it. `origin` is
+    the request's scheme://host, for the copy-link buttons."""
     versions = list(speech.versions.all())
     text_versions = [v for v in versions if v.has_text]
     view, shown = choose_versions(text_versions, view=view, left=left, right=right)
     shown_ids = [v.pk for v in shown]
-
-    # Plain values, not model instances: this page reads hundreds of rows.
-    passages = list(
-        speech.passages.order_by("position", "pk").only(
-            "pk", "speech_id", "key", "position", "turn_speaker"
-        )
-    )
-    texts: dict[tuple[int, int], str] = {
-        (passage_id, version_id): text
-        for passage_id, version_id, text in PassageText.objects.filter(
-            passage__speech=speech, version_id__in=shown_ids
-        ).values_list("passage_id", "version_id", "text")
-    }
-    themes: dict[int, list[Theme]] = defaultdict(list)
-    theme_url = reverse("speeches:theme", kwargs={"slug": "SLUG"})
-    for passage_id, name, slug in (
-        TaggedPassage.objects.filter(content_object__speech=speech)
-        .order_by("tag__name", "tag_id")
-        .values_list("content_object_id", "tag__name", "tag__slug")
-    ):
-        themes[passage_id].append(Theme(name, slug, theme_url.replace("SLUG", slug)))
-    footnotes = list(
-        Footnote.objects.filter(version_id__in=shown_ids).order_by("version_id", "number")
-    )
-    notes_by_version: dict[int, set[int]] = defaultdict(set)
-    for footnote in footnotes:
-        notes_by_version[footnote.version_id].add(footnote.number)
-    annotations = _annotations_by_passage([p.pk for p in passages])
-    old_keys: dict[int, list[str]] = defaultdict(list)
-    for old_key, passage_id in PassageRedirect.objects.filter(
-        speech=speech, passage__isnull=False
-    ).values_list("old_key", "passage_id"):
-        old_keys[passage_id].append(old_key)
-    matcher = TermMatcher(public_terms())
-
-    seen_refs: set[tuple[str, int]] = set()
-    rows = []
-    previous_turn = ""
-    passage_url = reverse("speeches:passage", kwargs={"key": "KEY"})
-    for passage in passages:
-        passage_annotations = annotations.get(passage.pk, [])
-        cells = []
-        for version in shown:
-            text = texts.get((passage.pk, version.pk))
-            if text is None:
-                cells.append(Cell(version=version, html=mark_safe(""), missing=True))
-                continue
-            cells.append(
-                Cell(
-                    version=version,
-                    html=render_text(
-                        text,
-                        code=version.code,
-                        language=version.language,
-                        notes=notes_by_version[version.pk],
-                        annotations=[a for a in passage_annotations if a.version_id == version.pk],
-                        matcher=matcher,
-                        seen_refs=seen_refs,
-                    ),
-                )
+    key = _cache_key(speech, versions, shown, origin, page_digest(speech, shown_ids))
+    compressed = _cache_get(key)
+    if compressed is not None:
+        html = zlib.decompress(compressed).decode()
+    else:
+        with _one_snapshot():
+            digest = page_digest(speech, shown_ids)
+            page = build_reading_page(
+                speech, versions=versions, view=view, shown=shown, origin=origin
             )
-        rows.append(
-            Row(
-                passage=passage,
-                url=passage_url.replace("KEY", passage.key),
-                cells=cells,
-                themes=themes.get(passage.pk, []),
-                annotations=passage_annotations,
-                old_keys=old_keys.get(passage.pk, []),
-                new_turn=bool(passage.turn_speaker) and passage.turn_speaker != previous_turn,
-            )
-        )
-        previous_turn = passage.turn_speaker
+            html = render_to_string("includes/_reading_body.html", {"speech": speech, "page": page})
+        # Compressed: a 200-passage article is ~450 KB of very repetitive HTML
+        # (5-25× smaller, ~0.5 ms each way), and every gunicorn worker keeps its
+        # own LocMemCache (memcached also refuses values over 1 MB).
+        key = _cache_key(speech, versions, shown, origin, digest)
+        _cache_set(key, zlib.compress(html.encode(), 1))
+    # Safe: the cache only ever holds the output of the template and the
+    # renderers above, which escape every value.
+    return ReadingArticle(versions=versions, html=mark_safe(html))
 
+
+def build_reading_page(
+    speech: Speech, *, versions: list[Version], view: str, shown: list[Version], origin: str
+) -> ReadingPage:
+    """Everything the article shows, in a constant number of queries (uncached)."""
+    rows_html, notes_html = render_reading_body(
+        body_sources(speech, [v.pk for v in shown]), versions=versions, shown=shown, origin=origin
+    )
+    parts = article_sources(speech)
     version_by_id = {v.pk: v for v in versions}
-    notes = [
-        VersionNotes(version=v, footnotes=[f for f in footnotes if f.version_id == v.pk])
-        for v in shown
-    ]
-    corrections = list(
-        Correction.objects.filter(version__speech=speech)
-        .prefetch_related(Prefetch("passages", queryset=Passage.objects.order_by("position")))
-        .order_by("-date", "pk")
-    )
+    corrections = list(parts["corrections"])
     for correction in corrections:
         correction.version_obj = version_by_id.get(correction.version_id)
     return ReadingPage(
         speech=speech,
         versions=versions,
-        text_versions=text_versions,
+        text_versions=[v for v in versions if v.has_text],
         shown=shown,
         view=view,
-        rows=rows,
-        notes=[n for n in notes if n.footnotes],
+        rows_html=rows_html,
+        notes_html=notes_html,
         corrections=corrections,
-        coverage=list(Coverage.objects.public().filter(speech=speech).order_by("-published_on")),
-        themes=list(speech.themes.all()),
-        collections=list(speech.collections.all()),
+        coverage=list(parts["coverage"]),
+        themes=list(parts["themes"]),
+        collections=list(parts["collections"]),
         original=next((v for v in versions if v.is_original), None),
     )
 

@@ -13,8 +13,10 @@ search (see ../shared/research/search.md).
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
+import uuid
 
 # CJK Unified Ideographs (+ Extension A, compatibility ideographs) and the
 # iteration mark 々/〇; kana and hangul are included so Japanese/Korean quotes
@@ -24,7 +26,8 @@ _CJK = (
     "\U00020000-\U0003134f"  # extensions B–H: OpenCC maps some characters there
 )
 CJK_RUN = re.compile(f"[{_CJK}]+")
-TOKEN = re.compile(f"[{_CJK}]+|[^\\W_]+", re.UNICODE)
+# A token is a CJK run or a run of other letters/digits ("13亿" is two tokens).
+TOKEN = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+", re.UNICODE)
 
 
 @functools.cache
@@ -71,3 +74,28 @@ def cjk_tokens_only(text: str) -> list[str]:
     for match in CJK_RUN.finditer(normalize(text)):
         tokens.extend(cjk_bigrams(match.group(0)))
     return tokens
+
+
+# ---------------------------------------------------------------- index columns
+# The search columns derived from a text in Python (the rest is PostgreSQL's:
+# see migration 0003). Kept here, free of Django, so that models, services and
+# the importers' fast paths all compute them with the same two functions.
+
+# A regular expression (PostgreSQL ARE) matching every token that is not CJK in
+# a `search_tokens` string: an English row's vector keeps only its CJK tokens
+# from that column (its words come from the `english` configuration).
+NON_CJK_TOKENS_RE = f"[^ {_CJK}]+"
+
+
+def index_tokens(text: str, *, cjk_only: bool = False) -> str:
+    """The `search_tokens` column: tokens joined by spaces, in text order, so
+    that PostgreSQL's parser gives each token its position (phrases need them)."""
+    tokens = cjk_tokens_only(text) if cjk_only else search_tokens(text)
+    return " ".join(tokens)
+
+
+def text_digest(text: str) -> uuid.UUID:
+    """md5 of the UTF-8 text as a UUID: PostgreSQL's `md5(text)::uuid`. Stored
+    beside the tokens, it lets a CHECK constraint prove they were computed from
+    the current text."""
+    return uuid.UUID(hashlib.md5(text.encode("utf-8")).hexdigest())

@@ -24,6 +24,7 @@ urlpatterns = [
     path("themes/", views.theme_list, name="theme_list"),
     path("themes/<str:slug>/", views.theme_detail, name="theme"),
     path("glossary/", views.glossary_list, name="glossary"),
+    path("search/", views.search, name="search"),
     path("glossary/<str:slug>/", views.term_detail, name="term"),
     path("feeds/speeches/", feeds.SpeechFeed(), name="feed"),
     path("feeds/speakers/<slug:slug>/", feeds.SpeakerFeed(), name="speaker_feed"),

@@ -42,7 +42,8 @@ from speeches.models import (
     Term,
     Version,
 )
-from speeches.reading import build_passage_page, build_reading_page, is_chinese
+from speeches.reading import build_passage_page, is_chinese, reading_article
+from speeches.search import InvalidSearch, read_params, run_search, to_csv
 
 LIST_PAGE_SIZE = 50
 THEME_PAGE_SIZE = 25
@@ -322,23 +323,23 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
     found = _find_speech(request, slug, _speech_url)
     if isinstance(found, HttpResponse):
         return found
-    page = build_reading_page(
+    article = reading_article(
         found,
         view=request.GET.get("view"),
         left=request.GET.get("left"),
         right=request.GET.get("right"),
+        origin=f"{request.scheme}://{request.get_host()}",
     )
-    citation = _speech_citation(request, found, page.versions)
+    citation = _speech_citation(request, found, article.versions)
     return render(
         request,
         "speeches/speech_detail.html",
         {
             "speech": found,
-            "page": page,
+            "article": article.html,
             "citation": citation,
             "meta_tags": citation.meta_tags(),
             "canonical": request.build_absolute_uri(found.get_absolute_url()),
-            "origin": f"{request.scheme}://{request.get_host()}",
         },
     )
 
@@ -578,4 +579,32 @@ def term_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "summary": glossary.summarise(term),
             "query": _query_without_page(request),
         },
+    )
+
+
+# ------------------------------------------------------------------ search
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    """Full-text search (speeches/search.py). Any query text answers a page; a
+    parameter we cannot honour answers 400 with the reason; `format=csv`
+    downloads the ranked list (up to search.CSV_CAP rows)."""
+    try:
+        params = read_params(request.GET)
+    except InvalidSearch as error:
+        return render(request, "speeches/search_invalid.html", {"message": str(error)}, status=400)
+    if request.GET.get("format") == "csv":
+        result = run_search(params, csv_mode=True)
+        response = HttpResponse(
+            to_csv(result, request.build_absolute_uri("/").rstrip("/")),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="search-results.csv"'
+        return response
+    result = run_search(params)
+    return render(
+        request,
+        "speeches/search.html",
+        {"result": result, "params": params, "meta_tags": [("robots", "noindex")]},
     )

@@ -9,11 +9,12 @@ import textwrap
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from speeches import models
 from speeches.importers.document import ImportFormatError, TermCandidate
 from speeches.importers.native import parse_native_files
-from speeches.importers.writer import import_speech_document, record_term_candidates
+from speeches.importers.writer import ImportCache, import_speech_document, record_term_candidates
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "native")
 EXAMPLE = [
@@ -299,6 +300,77 @@ def test_import_writes_everything_with_history():
     # History was written for the bulk-created rows.
     assert models.Passage.history.filter(speech_id=speech.pk).count() == 3
     assert models.PassageText.history.filter(passage_id__in=[p.pk for p in passages]).count() == 6
+
+
+BULK_WRITTEN = [models.Speech, models.Version, models.Passage, models.PassageText, models.Footnote]
+
+
+def stored(obj) -> dict:
+    """Every column of a row as the database has it, but the last-modified time."""
+    row = type(obj).objects.filter(pk=obj.pk).values().get()
+    row.pop("updated_at")
+    return row
+
+
+@pytest.mark.django_db
+def test_bulk_written_rows_are_what_save_would_store():
+    # The first import writes these tables with its own INSERTs: saving any of
+    # their rows through the ORM (pre_save, derived search columns, triggers)
+    # must change nothing but updated_at.
+    [doc] = parse_native_files(EXAMPLE)
+    import_speech_document(doc)
+    for model in BULK_WRITTEN:
+        rows = list(model.objects.all())
+        assert rows, model.__name__
+        for obj in rows:
+            before = stored(obj)
+            obj.save()
+            assert stored(obj) == before, model.__name__
+
+
+@pytest.mark.django_db
+def test_bulk_written_rows_have_one_creation_history_row_each(django_user_model):
+    editor = django_user_model.objects.create(username="importer")
+    [doc] = parse_native_files(EXAMPLE)
+    import_speech_document(doc, user=editor)
+    for model in BULK_WRITTEN:
+        history = model.history.model.objects.all()
+        assert sorted(h.id for h in history) == sorted(model.objects.values_list("pk", flat=True))
+        assert {(h.history_type, h.history_user_id) for h in history} == {("+", editor.pk)}
+        row = model.objects.first()
+        recorded = history.get(id=row.pk)
+        columns = {f.attname for f in model._meta.concrete_fields}
+        kept = [f.attname for f in history.model._meta.concrete_fields if f.attname in columns]
+        assert len(kept) > 3
+        assert [getattr(recorded, name) for name in kept] == [getattr(row, name) for name in kept]
+
+
+@pytest.mark.django_db
+def test_cache_remembers_only_committed_speakers(django_capture_on_commit_callbacks):
+    [doc] = parse_native_files(EXAMPLE)
+    cache = ImportCache()
+    with django_capture_on_commit_callbacks(execute=True):
+        import_speech_document(doc, cache=cache, dry_run=True)
+    assert cache.speakers == {}
+    with django_capture_on_commit_callbacks(execute=True):
+        import_speech_document(doc, cache=cache)
+    assert cache.speakers["xi-jinping"] == models.Speaker.objects.get(slug="xi-jinping")
+    doc.slug = "another-speech"
+    for passage in doc.passages:
+        passage.key = ""  # explicit keys belong to the first speech
+    again = import_speech_document(doc, cache=cache)
+    assert again.speech.speaker_id == cache.speakers["xi-jinping"].pk
+    assert models.Speaker.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_non_durable_commit_is_local_to_the_speech():
+    [doc] = parse_native_files(EXAMPLE)
+    result = import_speech_document(doc, durable=False)
+    assert models.PassageText.objects.filter(passage__speech=result.speech).count() == 6
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
 
 
 @pytest.mark.django_db

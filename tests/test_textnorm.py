@@ -50,3 +50,8 @@ def test_every_substring_bigram_of_a_run_is_indexed(run):
     normalised = normalize(run)
     for i in range(len(normalised) - 1):
         assert normalised[i : i + 2] in tokens
+
+
+def test_digits_and_letters_touching_cjk_are_separate_tokens():
+    assert search_tokens("13亿中国人") == ["13", "亿中", "中国", "国人", "人"]
+    assert search_tokens("Uber在美國") == ["uber", "在美", "美国", "国"]

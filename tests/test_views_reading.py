@@ -5,10 +5,25 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from taggit.models import Tag
 
-from speeches.models import Annotation, Correction, Coverage, Footnote, Speech, TaggedPassage, Term
+from speeches import reading
+from speeches.models import (
+    Annotation,
+    Collection,
+    CollectionItem,
+    Correction,
+    Coverage,
+    Footnote,
+    Passage,
+    PassageRedirect,
+    PassageText,
+    Speech,
+    TaggedPassage,
+    Term,
+)
 from tests.factories import (
     PassageFactory,
     PassageTextFactory,
@@ -19,6 +34,14 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """The reading page caches its rows; each test starts from an empty cache."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def rich_speech(n_passages: int = 5) -> Speech:
@@ -262,3 +285,222 @@ def test_reading_page_markup_has_no_inline_script_or_style(client):
         assert not re.search(r"<script(?![^>]*\ssrc=)", html)
         assert not re.search(r"\son[a-z]+=", html)
         assert " style=" not in html
+
+
+# ------------------------------------------------------------------ the rows cache
+
+
+def reading_html(client, speech: Speech, **params) -> str:
+    response = client.get(speech.get_absolute_url(), params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.fixture
+def renders(monkeypatch) -> list[int]:
+    """Counts the times the rows are really rendered (cache misses)."""
+    calls: list[int] = []
+    real = reading.render_reading_body
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reading, "render_reading_body", counting)
+    return calls
+
+
+def test_rows_are_served_from_the_cache_until_something_changes(client, renders):
+    speech = rich_speech(3)
+    first = reading_html(client, speech)
+    assert reading_html(client, speech) == first
+    assert len(renders) == 1
+    # Another layout or another pair of versions is another body.
+    reading_html(client, speech, view="single")
+    reading_html(client, speech, view="single")
+    assert len(renders) == 2
+
+
+def test_text_edit_shows_on_the_next_request(client, renders):
+    speech = rich_speech(2)
+    reading_html(client, speech)
+    text = PassageText.objects.get(passage__speech=speech, passage__position=2, version__code="en")
+    text.text = "Paragraph 2, corrected."
+    text.save()
+    assert "Paragraph 2, corrected." in reading_html(client, speech)
+    assert len(renders) == 2
+
+
+def test_bulk_and_queryset_updates_show_although_updated_at_stays(client):
+    # Services use QuerySet.update() and the re-import writer bulk_update():
+    # neither touches updated_at, and the page must change all the same.
+    speech = rich_speech(2)
+    reading_html(client, speech)
+    passage = speech.passages.get(position=1)
+    stamp = passage.updated_at
+    Passage.objects.filter(speech=speech).update(turn_speaker="Moderator")
+    assert Passage.objects.get(pk=passage.pk).updated_at == stamp
+    html = reading_html(client, speech)
+    assert html.count('<p class="turn-speaker">Moderator</p>') == 1
+    annotation = Annotation.objects.get(passage=passage)
+    annotation.body = "Bulk-updated annotation"
+    Annotation.objects.bulk_update([annotation], ["body"])
+    assert "Bulk-updated annotation" in reading_html(client, speech)
+
+
+def test_theme_tag_changes_show_on_the_next_request(client):
+    speech = rich_speech(2)
+    passage = speech.passages.get(position=2)
+    html = reading_html(client, speech)
+    assert "Open government" not in html
+    tag = Tag.objects.create(name="Open government", slug="open-government")
+    TaggedPassage.objects.create(content_object=passage, tag=tag)
+    assert 'href="/themes/open-government/">Open government</a>' in reading_html(client, speech)
+    tag.name = "Open data"
+    tag.save()
+    assert ">Open data</a>" in reading_html(client, speech)
+    TaggedPassage.objects.filter(tag=tag).delete()
+    assert ">Open data</a>" not in reading_html(client, speech)
+
+
+def test_annotation_changes_show_on_the_next_request(client):
+    speech = rich_speech(1)
+    passage = speech.passages.get()
+    annotation = Annotation.objects.get(passage=passage)
+    reading_html(client, speech)
+    annotation.body = "A *better* explanation."
+    annotation.save()
+    assert "A <em>better</em> explanation." in reading_html(client, speech)
+    annotation.visibility = Annotation.Visibility.INTERNAL
+    annotation.save()
+    html = reading_html(client, speech)
+    assert "better" not in html and f'id="q-{annotation.pk}"' not in html
+    added = Annotation.objects.create(passage=passage, body="Fresh note", exact="")
+    assert f'id="a-{added.pk}"' in reading_html(client, speech)
+
+
+def test_term_confirmation_shows_on_the_next_request(client):
+    speech = make_bilingual_speech(1)
+    term = Term.objects.create(original="网络强国", slug="wlqg", translation="cyber superpower")
+    assert 'class="term"' not in reading_html(client, speech)
+    term.status = Term.Status.CONFIRMED
+    term.save()
+    assert '<a class="term" href="/glossary/wlqg/"' in reading_html(client, speech)
+    Term.objects.filter(pk=term.pk).update(pinyin="wǎngluò qiángguó")
+    assert 'title="网络强国 · wǎngluò qiángguó"' in reading_html(client, speech)
+
+
+def test_footnote_and_redirect_changes_show_on_the_next_request(client):
+    speech = rich_speech(2)
+    reading_html(client, speech)
+    Footnote.objects.filter(version__speech=speech, version__code="en", number=2).update(
+        body="A rewritten note."
+    )
+    passage = speech.passages.get(position=1)
+    PassageRedirect.objects.create(old_key="oldkey22", passage=passage, speech=speech)
+    html = reading_html(client, speech)
+    assert "A rewritten note." in html
+    assert '<span class="old-anchor" id="p-oldkey22"></span>' in html
+
+
+def test_version_label_change_shows_on_the_next_request(client):
+    speech = rich_speech(1)
+    assert html_has_cell(reading_html(client, speech), "en")
+    version = speech.versions.get(code="en")
+    version.language = "en-GB"
+    version.save()
+    assert html_has_cell(reading_html(client, speech), "en-GB")
+
+
+def html_has_cell(html: str, language: str) -> bool:
+    return f'class="cell" lang="{language}"' in html
+
+
+def test_unpublishing_never_serves_the_cached_rows(client):
+    speech = rich_speech(1)
+    reading_html(client, speech)
+    speech.status = Speech.Status.DRAFT
+    speech.save()
+    assert client.get(speech.get_absolute_url()).status_code == 404
+    text = PassageText.objects.get(passage__speech=speech, version__code="en")
+    text.text = "Edited while a draft."
+    text.save()
+    speech.status = Speech.Status.PUBLISHED
+    speech.save()
+    assert "Edited while a draft." in reading_html(client, speech)
+
+
+def test_copy_links_follow_the_requests_host(client):
+    speech = rich_speech(1)
+    key = speech.passages.get().key
+    html = client.get(speech.get_absolute_url()).content.decode()
+    assert f'data-permalink="http://testserver/p/{key}/"' in html
+    html = client.get(speech.get_absolute_url(), HTTP_HOST="localhost").content.decode()
+    assert f'data-permalink="http://localhost/p/{key}/"' in html
+
+
+def test_imported_text_is_escaped_in_rows_and_notes(client):
+    speech = rich_speech(1)
+    text = PassageText.objects.get(passage__speech=speech, version__code="en")
+    text.text = '<img src=x onerror="alert(1)"> & [label](javascript:alert(1))'
+    text.save()
+    Passage.objects.filter(speech=speech).update(turn_speaker="<b>Host</b>")
+    Footnote.objects.filter(version__speech=speech).update(body="<script>alert(2)</script>")
+    html = reading_html(client, speech)
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt; &amp; [label](javascript:" in html
+    assert "&lt;b&gt;Host&lt;/b&gt;" in html
+    assert "<script>alert" not in html and 'href="javascript:' not in html
+
+
+def test_article_metadata_changes_show_on_the_next_request(client):
+    speech = rich_speech(2)
+    reading_html(client, speech)
+    en = speech.versions.get(code="en")
+    correction = Correction.objects.create(version=en, date="2024-02-03", description="Second fix.")
+    correction.passages.add(speech.passages.get(position=2))
+    assert "Second fix." in reading_html(client, speech)
+    Coverage.objects.filter(speech=speech).update(title="Renamed analysis")
+    speech.themes.add("Transparency")
+    speech.speaker.name = "唐鳳 (Audrey Tang)"
+    speech.speaker.save()
+    html = reading_html(client, speech)
+    assert "Renamed analysis" in html and ">Transparency</a>" in html
+    assert ">唐鳳 (Audrey Tang)</a>" in html
+    collection = Collection.objects.create(title="Interviews", slug="interviews")
+    CollectionItem.objects.create(collection=collection, speech=speech, position=1)
+    assert ">Interviews</a>" in reading_html(client, speech)
+    Collection.objects.filter(pk=collection.pk).update(title="All interviews")
+    assert ">All interviews</a>" in reading_html(client, speech)
+
+
+class BrokenCache:
+    def get(self, *args, **kwargs):
+        raise ConnectionError("memcached is down")
+
+    set = get
+
+
+def test_a_broken_cache_still_serves_the_page(client, monkeypatch):
+    speech = rich_speech(2)
+    monkeypatch.setattr(reading, "cache", BrokenCache())
+    html = reading_html(client, speech)
+    assert html.count('class="cell" lang="en"') == 2
+
+
+@pytest.mark.parametrize("n_shown", [0, 1, 2])
+def test_precompiled_page_digest_matches_a_fresh_one(n_shown):
+    speech = rich_speech(2)
+    shown_ids = [v.pk for v in speech.versions.order_by("pk")][:n_shown]
+    fresh = reading.content_digest(reading._digested(speech, shown_ids))
+    assert reading.page_digest(speech, shown_ids) == fresh
+    other = make_bilingual_speech(2, slug="other-speech")
+    assert reading.page_digest(other, shown_ids) != fresh
+
+
+def test_speech_without_reproduced_text_reads(client):
+    speech = SpeechFactory()
+    VersionFactory(speech=speech, is_original=True, has_text=False, title="Not reproduced")
+    PassageFactory(speech=speech, position=1)
+    for _ in range(2):
+        html = reading_html(client, speech)
+        assert "Not reproduced" in html and "(text not reproduced)" in html

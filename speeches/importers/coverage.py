@@ -10,6 +10,8 @@ glossary candidates are recorded as Term candidates.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -35,11 +37,11 @@ def find_speech(doc: CoverageDoc) -> Speech | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def import_coverage(doc: CoverageDoc, *, dry_run: bool = False) -> Coverage:
+def import_coverage(doc: CoverageDoc, *, dry_run: bool = False, user: Any = None) -> Coverage:
     """Create or update the Coverage row for `doc`, in one transaction.
 
     On a dry run everything is written and rolled back; the returned object
-    shows what would have been stored.
+    shows what would have been stored. `user` is recorded in its history.
     """
     if not doc.outlet.strip() or not doc.title.strip():
         raise ImportFormatError("coverage needs an outlet and a title")
@@ -77,6 +79,7 @@ def import_coverage(doc: CoverageDoc, *, dry_run: bool = False) -> Coverage:
             except ValidationError as exc:
                 problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
                 raise ImportFormatError(f"invalid coverage ({problems})") from exc
+            coverage._history_user = user
             coverage.save()
         record_term_candidates(doc.term_candidates, speech=coverage.speech)
         if dry_run:

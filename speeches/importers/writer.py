@@ -1,8 +1,13 @@
 """Write one SpeechDocument to the database, in one transaction.
 
-A first import creates the speech with bulk inserts that also write their
-history rows (simple_history.utils.bulk_create_with_history): row-by-row saves
-would cost one INSERT per row plus one per history row.
+A first import writes the speech, its versions, passages, texts and footnotes
+with one statement per table that also writes their "+" history rows
+(`insert_rows_with_history`): row-by-row saves would cost an INSERT per row
+plus one per history row, and on a corpus of short speeches the per-speech
+round trips dominate (about ten per speech now, a few more with footnotes,
+themes or collections). A long run passes an `ImportCache` so speakers and
+collections are looked up once, and bulk corpus loads may pass
+`durable=False` (see `import_speech_document`).
 
 A re-import (a speech with the document's slug exists) updates the speech in
 place and keeps passage keys stable, the way mySociety's parlparse matches
@@ -34,28 +39,25 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
-from django.db import connection, models, transaction
-from django.db.models import Max, Q
+import psycopg
+from django.db import connection, connections, models, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 from pypinyin import Style, lazy_pinyin, pinyin
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 from taggit.models import Tag
 
-from speeches.importers.document import (
-    CoverageDoc,
-    ImportFormatError,
-    SpeechDocument,
-    TermCandidate,
-)
+from speeches.anchoring import reanchor_annotations
+from speeches.importers.document import ImportFormatError, SpeechDocument, TermCandidate
 from speeches.models import (
     Annotation,
     Collection,
     CollectionItem,
     Correction,
-    Coverage,
     Footnote,
     Passage,
     PassageRedirect,
@@ -121,6 +123,28 @@ class ImportResult:
         return f"{slug}: {verb} ({shown or 'no changes'})"
 
 
+class ImportCache:
+    """Speakers and collections by slug, looked up once per run of imports.
+
+    An entry is added only when the transaction that read or created the row
+    commits (`transaction.on_commit`), so a rolled-back speech (a dry run, a
+    bad file) never leaves a row behind in the cache that the database does
+    not have. Meant for one command run: a speaker or collection an editor
+    deletes meanwhile is not noticed, and the speech that names it then fails
+    on its foreign key and is not written.
+    """
+
+    def __init__(self) -> None:
+        self.speakers: dict[str, Speaker] = {}
+        self.collections: dict[str, Collection] = {}
+
+    def remember_speaker(self, speaker: Speaker) -> None:
+        transaction.on_commit(lambda: self.speakers.__setitem__(speaker.slug, speaker))
+
+    def remember_collection(self, collection: Collection) -> None:
+        transaction.on_commit(lambda: self.collections.__setitem__(collection.slug, collection))
+
+
 # ---------------------------------------------------------------- helpers
 
 
@@ -149,32 +173,6 @@ def slug_for(text: str, *, max_length: int = 200) -> str:
     """An ASCII slug; Chinese is spelt out in pinyin (习近平 -> xi-jin-ping)."""
     slug = slugify(" ".join(lazy_pinyin(text)))
     return slug[:max_length].strip("-")
-
-
-def annotation_anchor_found(text: str, exact: str, prefix: str = "", suffix: str = "") -> bool:
-    """Is a quote anchor (W3C TextQuoteSelector) still findable in `text`?
-
-    An empty quote anchors the whole passage and is always found. A quote that
-    occurs once is found; one that occurs several times is found when at least
-    one occurrence still has the stored prefix or suffix beside it (or when
-    neither was stored), because otherwise we cannot tell which one was meant.
-    """
-    if not exact:
-        return True
-    starts = [m.start() for m in re.finditer(re.escape(exact), text)]
-    if len(starts) == 1:
-        return True
-    if not starts:
-        return False
-    if not prefix and not suffix:
-        return True
-    for start in starts:
-        end = start + len(exact)
-        if prefix and text[:start].endswith(prefix):
-            return True
-        if suffix and text[end:].startswith(suffix):
-            return True
-    return False
 
 
 def _tokens(text: str) -> list[str]:
@@ -338,10 +336,13 @@ def _check_document(doc: SpeechDocument) -> None:
                 )
 
 
-def _get_speaker(doc: SpeechDocument, user: Any) -> Speaker:
+def _get_speaker(doc: SpeechDocument, user: Any, cache: ImportCache | None) -> Speaker:
     slug = doc.speaker_slug or slug_for(doc.speaker_name)
     if not slug:
         raise ImportFormatError("the speaker has no name", path=doc.source_path)
+    speaker = cache.speakers.get(slug) if cache else None
+    if speaker is not None and (speaker.name_original or not doc.speaker_name_original):
+        return speaker
     speaker = Speaker.objects.filter(slug=slug).first()
     if speaker is None:
         speaker = Speaker(slug=slug, name=doc.speaker_name, name_original=doc.speaker_name_original)
@@ -351,6 +352,8 @@ def _get_speaker(doc: SpeechDocument, user: Any) -> Speaker:
         speaker.name_original = doc.speaker_name_original
         speaker._history_user = user
         speaker.save()
+    if cache is not None:
+        cache.remember_speaker(speaker)
     return speaker
 
 
@@ -384,11 +387,9 @@ def _explicit_keys(doc: SpeechDocument, speech: Speech | None) -> None:
 
 
 def _tag(names: list[str]) -> list[Tag]:
-    tags = []
-    for name in names:
-        tag = Tag.objects.filter(name=name).first() or Tag.objects.create(name=name)
-        tags.append(tag)
-    return tags
+    found = {tag.name: tag for tag in Tag.objects.filter(name__in=names)}
+    # Tag.save() makes the slug unique, so new tags are created one by one.
+    return [found.get(name) or Tag.objects.create(name=name) for name in names]
 
 
 def _add_passage_themes(pairs: list[tuple[Passage, list[str]]], user: Any) -> int:
@@ -408,19 +409,26 @@ def _add_passage_themes(pairs: list[tuple[Passage, list[str]]], user: Any) -> in
         if pair not in existing:
             existing.add(pair)
             rows.append(TaggedPassage(content_object=passage, tag=tags[name]))
-    bulk_create_with_history(rows, TaggedPassage, batch_size=BATCH, default_user=user)
+    insert_with_history(rows, unique=("content_object_id", "tag_id"), user=user)
     return len(rows)
 
 
-def _add_collections(speech: Speech, slugs: list[str], user: Any) -> int:
+def _add_collections(
+    speech: Speech, slugs: list[str], user: Any, *, created: bool, cache: ImportCache | None
+) -> int:
     added = 0
     for slug in slugs:
-        collection = Collection.objects.filter(slug=slug).first()
+        collection = cache.collections.get(slug) if cache else None
+        if collection is None:
+            collection = Collection.objects.filter(slug=slug).first()
         if collection is None:
             collection = Collection(slug=slug, title=slug.replace("-", " ").capitalize())
             collection._history_user = user
             collection.save()
-        if CollectionItem.objects.filter(collection=collection, speech=speech).exists():
+        if cache is not None:
+            cache.remember_collection(collection)
+        # A speech created just now is in no collection yet.
+        if not created and collection.items.filter(speech=speech).exists():
             continue
         last = collection.items.aggregate(last=Max("position"))["last"] or 0
         item = CollectionItem(collection=collection, speech=speech, position=last + 1)
@@ -437,18 +445,22 @@ def record_term_candidates(candidates: list[TermCandidate], *, speech: Speech | 
     left it; a candidate only gains the new translation as a variant.
     """
     created = 0
+    originals = {c.original.strip() for c in candidates} - {""}
+    terms = (
+        {t.original: t for t in Term.objects.filter(original__in=originals)} if originals else {}
+    )
     for candidate in candidates:
         original = candidate.original.strip()
         translation = candidate.translation.strip()
         if not original:
             continue
-        term = Term.objects.filter(original=original).first()
+        term = terms.get(original)
         if term is None:
             base = slug_for(original) or slugify(original, allow_unicode=True) or "term"
             slug, n = base, 2
             while Term.objects.filter(slug=slug).exists():
                 slug, n = f"{base}-{n}", n + 1
-            Term.objects.create(
+            terms[original] = Term.objects.create(
                 original=original,
                 slug=slug,
                 pinyin=" ".join(s[0] for s in pinyin(original, style=Style.TONE)),
@@ -471,78 +483,202 @@ def record_term_candidates(candidates: list[TermCandidate], *, speech: Speech | 
 # ---------------------------------------------------------------- first import
 
 
-def _copy(model: type[models.Model], fields: list[models.Field], rows: Any) -> None:
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+@dataclass(frozen=True)
+class _HistoryTable:
+    """How to fill a model's history table from the rows just inserted."""
+
+    table: str
+    columns: list[str]
+    values: list[str]  # SQL for each column: a column of `inserted`, or a parameter
+    params: list[str]  # which value each %s in `values` stands for: "now" or "user"
+    copied: list[str]  # the columns of `inserted` that `values` reads
 
 
-def copy_with_history(
-    model: type[models.Model], rows: list[dict[str, Any]], *, user: Any
-) -> list[int]:
-    """Insert rows (dicts by attribute name, e.g. `speech_id`) and their "+"
-    history rows with COPY; returns the new primary keys in order.
+_HISTORY_TABLES: dict[type[models.Model], _HistoryTable] = {}
 
-    Equivalent to simple_history's bulk_create_with_history (no signals, one
-    history row per row, one history_date for all) without the ORM's per-value
-    SQL compilation and model instances, which dominated the time of a large
-    import (figures in docs/import-format.md, "Speed"). Primary keys are
-    reserved from the table's sequence first. auto_now fields get the current
-    time, other missing fields their default; generated columns are left to
-    PostgreSQL. Values go to psycopg as they are, which suits plain columns.
+
+def _history_table(model: type[models.Model]) -> _HistoryTable:
+    # Cached: every `model.history` access builds a manager (inspect.getmembers).
+    if model not in _HISTORY_TABLES:
+        history = model.history.model
+        quote = connection.ops.quote_name
+        fixed = {"history_type": "'+'", "history_change_reason": "NULL"}
+        parameters = {"history_date": "now", "history_user_id": "user"}
+        columns, values, params, copied = [], [], [], []
+        for f in history._meta.concrete_fields:
+            if f.attname == "history_id" or f.generated:
+                continue
+            columns.append(quote(f.column))
+            if f.attname in parameters:
+                values.append("%s")
+                params.append(parameters[f.attname])
+            elif f.attname in fixed:
+                values.append(fixed[f.attname])
+            else:
+                values.append(f"inserted.{quote(f.column)}")
+                copied.append(quote(f.column))
+        _HISTORY_TABLES[model] = _HistoryTable(
+            quote(history._meta.db_table), columns, values, params, copied
+        )
+    return _HISTORY_TABLES[model]
+
+
+def _derived(f: models.Field) -> bool:
+    """Does save() compute this field's value (its own pre_save, e.g. search
+    tokens of a text)? Dates are not counted: auto_now is handled apart."""
+    return type(f).pre_save is not models.Field.pre_save and not isinstance(
+        f, models.DateField | models.TimeField
+    )
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    """The statement insert_rows_with_history runs for one shape of rows."""
+
+    sql: str
+    constant: list[models.Field]  # the same value for every row: timestamps, defaults
+    given: list[models.Field]  # one array parameter each: the rows' values, then per_row
+    per_row: list[models.Field]  # missing but computed per row: derived, callable default
+    history_params: list[str]
+
+
+_INSERT_PLANS: dict[tuple[Any, ...], _InsertPlan] = {}
+
+
+def _insert_plan(
+    model: type[models.Model], attnames: tuple[str, ...], returning: tuple[str, ...]
+) -> _InsertPlan:
+    key = (model, attnames, returning)
+    if key in _INSERT_PLANS:
+        return _INSERT_PLANS[key]
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key and not f.generated]
+    per_row = [
+        f
+        for f in fields
+        if f.attname not in attnames and (_derived(f) or (f.has_default() and callable(f.default)))
+    ]
+    given = [f for f in fields if f.attname in attnames] + per_row
+    constant = [f for f in fields if f not in given]
+    history = _history_table(model)
+    column_of = {f.attname: f.column for f in meta.concrete_fields}
+    # Only what the history rows and the caller need comes back (not, e.g., a
+    # generated search vector).
+    wanted = [quote(column_of[name]) for name in returning]
+    kept = list(dict.fromkeys([*history.copied, *wanted]))
+    sql = (
+        f"WITH inserted AS (INSERT INTO {quote(meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in [*constant, *given])}) "
+        f"SELECT {', '.join(['%s'] * len(constant) + ['*'])} FROM unnest("
+        f"{', '.join(f'%s::{f.cast_db_type(connection)}[]' for f in given)}) "
+        f"RETURNING {', '.join(kept)}), history AS (INSERT INTO {history.table} "
+        f"({', '.join(history.columns)}) SELECT {', '.join(history.values)} FROM inserted) "
+        f"SELECT {', '.join(wanted)} FROM inserted"
+    )
+    _INSERT_PLANS[key] = _InsertPlan(sql, constant, given, per_row, history.params)
+    return _INSERT_PLANS[key]
+
+
+def insert_rows_with_history(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    user: Any,
+    returning: Sequence[str] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """INSERT rows (dicts by attribute name, e.g. `speech_id`) and their "+"
+    history rows; returns the `returning` attributes of every new row.
+
+    One statement per BATCH rows writes both tables (a data-modifying WITH):
+    the rows simple_history's bulk_create_with_history writes (no signals, one
+    history row per row, one history_date for all), in one round trip instead
+    of two and without model instances. Each column travels as one array
+    parameter (`unnest`), so the statement's text is the same whatever the
+    number of rows; hence for columns of scalar types only (not arrays or
+    JSON). Fields missing from the rows get what save() would give them:
+    auto_now ones the current time, those save() derives from others (their
+    pre_save) the derived value, the others their default (a callable one
+    called per row); generated columns are left to PostgreSQL. The returned
+    rows come in no promised order: map them by a unique attribute
+    (`returning=("id", "key")`).
     """
     if not rows:
         return []
+    plan = _insert_plan(model, tuple(rows[0]), tuple(returning))
     now = timezone.now()
-    table = model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(rows)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
-    fixed: dict[str, Any] = {}
-    for f in fields:
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            fixed[f.attname] = now
-        elif f.attname not in rows[0] and not f.primary_key:
-            fixed[f.attname] = f.get_default()
-    for row, pk in zip(rows, ids, strict=True):
-        row.update(fixed)
-        row[model._meta.pk.attname] = pk
-    _copy(model, fields, ([row[f.attname] for f in fields] for row in rows))
-
-    history = model.history.model
-    extra = {
-        "history_date": now,
-        "history_type": "+",
-        "history_user_id": getattr(user, "pk", None),
-        "history_change_reason": None,
-    }
-    hfields = [
-        f
-        for f in history._meta.concrete_fields
-        if f.attname != "history_id" and not getattr(f, "generated", False)
+    db = connections[connection.alias]  # the wrapper itself: `connection` is a per-access proxy
+    constants = [
+        f.get_db_prep_save(now if _auto_now(f) else f.get_default(), db) for f in plan.constant
     ]
-    _copy(
-        history,
-        hfields,
-        (
-            [row[f.attname] if f.attname in row else extra[f.attname] for f in hfields]
-            for row in rows
-        ),
-    )
-    return ids
+    known = {"now": now, "user": getattr(user, "pk", None)}
+    history_params = [known[name] for name in plan.history_params]
+    given, per_row = plan.given, plan.per_row
+    result: list[tuple[Any, ...]] = []
+    db.ensure_connection()
+    # psycopg's own Cursor binds parameters on the server: the arrays travel as
+    # parameters instead of being quoted into the SQL text (Django's cursor
+    # binds client-side). Errors still become Django's (IntegrityError, …).
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        for begin in range(0, len(rows), BATCH):
+            batch = rows[begin : begin + BATCH]
+            if per_row:
+                batch = [_complete(row, per_row) for row in batch]
+            columns = [[f.get_db_prep_save(row[f.attname], db) for row in batch] for f in given]
+            cursor.execute(plan.sql, [*constants, *columns, *history_params])
+            result.extend(cursor.fetchall())
+    return result
+
+
+def _complete(row: dict[str, Any], fields: list[models.Field]) -> dict[str, Any]:
+    """The row with `fields` added as save() would: the default, then pre_save
+    (which reads and sets attributes: a namespace of the row serves)."""
+    instance = SimpleNamespace(**row)
+    for f in fields:
+        setattr(instance, f.attname, f.get_default())
+    return {**row, **{f.attname: f.pre_save(instance, True) for f in fields}}
+
+
+def _auto_now(f: models.Field) -> bool:
+    return getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+
+
+def insert_with_history(
+    objs: Sequence[models.Model], *, unique: tuple[str, ...], user: Any
+) -> None:
+    """insert_rows_with_history for unsaved model instances (all of one model):
+    each field's value is what bulk_create would write (pre_save: timestamps,
+    derived fields), and the instances get their primary keys. `unique` names
+    attributes that tell the new rows apart (e.g. ("version_id", "number"))."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+    rows = [{f.attname: f.pre_save(obj, True) for f in fields} for obj in objs]
+    returned = insert_rows_with_history(model, rows, user=user, returning=("id", *unique))
+    pk_of = {tuple(found): pk for pk, *found in returned}
+    for obj in objs:
+        obj.pk = pk_of[tuple(getattr(obj, name) for name in unique)]
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def _update_with_history(objs: Sequence[models.Model], names: list[str], user: Any) -> None:
+    """bulk_update_with_history of `names`, plus the fields save() derives
+    (pre_save, e.g. search tokens of a text), which bulk_update would skip."""
+    if not objs:
+        return
+    model = type(objs[0])
+    derived = [f for f in model._meta.concrete_fields if _derived(f) and not f.generated]
+    for obj in objs:
+        for f in derived:
+            f.pre_save(obj, False)
+    names = [*names, *(f.name for f in derived if f.name not in names)]
+    bulk_update_with_history(objs, model, names, batch_size=BATCH, default_user=user)
 
 
 class _NewPassages(Sequence[Passage]):
-    """Passages just copied in, built as model instances only when asked for
+    """Passages just inserted, built as model instances only when asked for
     (footnotes, themes and corrections need a few; the texts need none)."""
 
     def __init__(self, rows: list[dict[str, Any]]) -> None:
@@ -558,6 +694,7 @@ class _NewPassages(Sequence[Passage]):
         if index not in self._cache:
             passage = Passage(**self._rows[index])
             passage._state.adding = False
+            passage._state.db = connection.alias
             self._cache[index] = passage
         return self._cache[index]
 
@@ -568,9 +705,8 @@ def _create(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResult
         version = Version(speech=speech, code=vdoc.code)
         for name in VERSION_FIELDS:
             setattr(version, name, getattr(vdoc, name))
-        version._history_user = user
-        version.save()
         versions[vdoc.code] = version
+    insert_with_history(list(versions.values()), unique=("code",), user=user)
 
     explicit = [p.key for p in doc.passages if p.key]
     fresh = iter(Passage.objects.allocate_keys(len(doc.passages) - len(explicit)))
@@ -583,21 +719,24 @@ def _create(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResult
         }
         for position, pdoc in enumerate(doc.passages, start=1)
     ]
-    ids = copy_with_history(Passage, rows, user=user)
-    version_ids = {code: v.pk for code, v in versions.items()}
+    id_of = dict(
+        (key, pk)
+        for pk, key in insert_rows_with_history(Passage, rows, user=user, returning=("id", "key"))
+    )
     texts = []
-    for passage_id, pdoc in zip(ids, doc.passages, strict=True):
+    for row, pdoc in zip(rows, doc.passages, strict=True):
+        row["id"] = id_of[row["key"]]
         for code, text in pdoc.texts.items():
             cleaned = clean_text(text)
             if cleaned:
                 texts.append(
-                    {"passage_id": passage_id, "version_id": version_ids[code], "text": cleaned}
+                    {"passage_id": row["id"], "version_id": versions[code].pk, "text": cleaned}
                 )
-    copy_with_history(PassageText, texts, user=user)
+    insert_rows_with_history(PassageText, texts, user=user)
     passages = _NewPassages(rows)
     result.counts["passages"] = len(passages)
     result.counts["texts"] = len(texts)
-    result.counts["footnotes"] = _sync_footnotes(doc, versions, passages, user)
+    result.counts["footnotes"] = _sync_footnotes(doc, versions, passages, user, created=True)
     result.counts["passage themes"] = _add_passage_themes(
         [(passages[i], d.themes) for i, d in enumerate(doc.passages) if d.themes], user
     )
@@ -605,14 +744,20 @@ def _create(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResult
 
 
 def _sync_footnotes(
-    doc: SpeechDocument, versions: dict[str, Version], passages: Sequence[Passage], user: Any
+    doc: SpeechDocument,
+    versions: dict[str, Version],
+    passages: Sequence[Passage],
+    user: Any,
+    *,
+    created: bool = False,
 ) -> int:
     """Make each version's footnotes match the document; returns rows written."""
-    written = 0
-    existing: dict[tuple[int, int], Footnote] = {
-        (f.version_id, f.number): f
-        for f in Footnote.objects.filter(version__in=list(versions.values()))
-    }
+    existing: dict[tuple[int, int], Footnote] = {}
+    if not created:  # a speech created just now has no footnotes yet
+        existing = {
+            (f.version_id, f.number): f
+            for f in Footnote.objects.filter(version__in=list(versions.values()))
+        }
     create: list[Footnote] = []
     update: list[Footnote] = []
     keep: set[int] = set()
@@ -641,13 +786,9 @@ def _sync_footnotes(
     for footnote in gone:
         footnote._history_user = user
         footnote.delete()
-    if update:
-        bulk_update_with_history(
-            update, Footnote, ["kind", "body", "passage"], batch_size=BATCH, default_user=user
-        )
-    bulk_create_with_history(create, Footnote, batch_size=BATCH, default_user=user)
-    written = len(create) + len(update) + len(gone)
-    return written
+    _update_with_history(update, ["kind", "body", "passage"], user)
+    insert_with_history(create, unique=("version_id", "number"), user=user)
+    return len(create) + len(update) + len(gone)
 
 
 def _add_corrections(
@@ -749,11 +890,8 @@ def _reimport(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResu
             to_create.append(passage)
         final.append(passage)
     # Renumbering may swap positions: the unique constraint is deferred to commit.
-    bulk_create_with_history(to_create, Passage, batch_size=BATCH, default_user=user)
-    if to_update:
-        bulk_update_with_history(
-            to_update, Passage, ["position", "turn_speaker"], batch_size=BATCH, default_user=user
-        )
+    insert_with_history(to_create, unique=("key",), user=user)
+    _update_with_history(to_update, ["position", "turn_speaker"], user)
 
     # Texts of matched passages: update, add or drop per version in the document.
     changed_versions: dict[str, set[int]] = {}
@@ -782,11 +920,8 @@ def _reimport(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResu
     for text in text_delete:
         text._history_user = user
         text.delete()
-    if text_update:
-        bulk_update_with_history(
-            text_update, PassageText, ["text"], batch_size=BATCH, default_user=user
-        )
-    bulk_create_with_history(text_create, PassageText, batch_size=BATCH, default_user=user)
+    _update_with_history(text_update, ["text"], user)
+    insert_with_history(text_create, unique=("passage_id", "version_id"), user=user)
 
     added = [p for j, p in enumerate(final) if j not in old_of_new]
     gone = [old_passages[i] for i in [*moved, *removed]]
@@ -864,43 +999,27 @@ def _reimport(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResu
     PassageRedirect.objects.bulk_create(new_redirects)
     result.redirects = new_redirects
 
-    # Annotations: move those on gone passages, re-anchor those on changed texts.
-    texts_now = {
-        (t.passage_id, t.version_id): t.text
-        for t in PassageText.objects.filter(passage__speech=speech)
-    }
+    # Annotations: those on gone passages move to the passage that took their
+    # text (or the nearest one); then every quoted annotation on a passage whose
+    # text changed, or that received one, is re-anchored by speeches.anchoring
+    # (refreshed when its quote is found, flagged orphaned when not).
     recheck = set(changed_passages)
+    moved_annotations: set[int] = set()
     for p in gone:
         target = target_of.get(p.pk) or _nearest(final, old_passages, old_of_new, p)
         for annotation in Annotation.objects.filter(passage=p):
             annotation.passage = target
-            annotation.is_orphaned = not (
-                annotation.version_id is not None
-                and annotation.exact
-                and annotation_anchor_found(
-                    texts_now.get((target.pk, annotation.version_id), ""),
-                    annotation.exact,
-                    annotation.prefix,
-                    annotation.suffix,
-                )
-            )
+            # A note on the whole passage (or on no version) no longer says
+            # what it is about once its passage is gone: flag it for editors.
+            annotation.is_orphaned = not annotation.exact or annotation.version_id is None
             annotation._history_user = user
             annotation.save()
+            moved_annotations.add(annotation.pk)
+            recheck.add(target.pk)
             counts["annotations moved"] = counts.get("annotations moved", 0) + 1
-    for annotation in Annotation.objects.filter(passage_id__in=recheck).exclude(exact=""):
-        found = annotation_anchor_found(
-            texts_now.get((annotation.passage_id, annotation.version_id), ""),
-            annotation.exact,
-            annotation.prefix,
-            annotation.suffix,
-        )
-        if annotation.is_orphaned == (not found):
-            continue
-        annotation.is_orphaned = not found
-        annotation._history_user = user
-        annotation.save()
-        if not found:
-            counts["annotations orphaned"] = counts.get("annotations orphaned", 0) + 1
+    counts["annotations orphaned"] = _reanchor(
+        [p for p in final if p.pk in recheck], ignore=moved_annotations
+    )
     for p in gone:
         p._history_user = user
         p.delete()
@@ -915,6 +1034,26 @@ def _reimport(doc: SpeechDocument, speech: Speech, user: Any, result: ImportResu
         )
     )
     _add_corrections(doc, versions, final, existing, user, result)
+
+
+def _reanchor(passages: list[Passage], *, ignore: set[int]) -> int:
+    """Re-anchor the quoted annotations of `passages`; returns how many of them,
+    apart from those in `ignore`, lost their quote (were not orphaned before)."""
+    if not passages:
+        return 0
+    quoted = Annotation.objects.filter(passage__in=passages).exclude(exact="")
+    before = {
+        pk: (passage_id, orphaned)
+        for pk, passage_id, orphaned in quoted.values_list("pk", "passage_id", "is_orphaned")
+    }
+    annotated = {passage_id for passage_id, _ in before.values()}
+    for passage in passages:
+        if passage.pk in annotated:
+            reanchor_annotations(passage=passage)
+    if not before:
+        return 0
+    now_orphaned = quoted.filter(is_orphaned=True).values_list("pk", flat=True)
+    return sum(1 for pk in now_orphaned if pk not in ignore and not before[pk][1])
 
 
 def _nearest(
@@ -948,16 +1087,34 @@ def _apply_speech_fields(doc: SpeechDocument, speech: Speech, speaker: Speaker) 
 
 
 def import_speech_document(
-    doc: SpeechDocument, *, publish: bool = False, dry_run: bool = False, user: Any = None
+    doc: SpeechDocument,
+    *,
+    publish: bool = False,
+    dry_run: bool = False,
+    user: Any = None,
+    cache: ImportCache | None = None,
+    durable: bool = True,
 ) -> ImportResult:
     """Create or update the speech `doc` describes, in one transaction.
 
     `dry_run` does all the work and then rolls it back, so the counts are
     exactly those a real run would give. Bad input raises ImportFormatError
-    and writes nothing.
+    and writes nothing. A run of many imports passes one `cache`.
+
+    `durable=False` is for bulk corpus loads only: the transaction commits
+    with `synchronous_commit = off`, so the commit does not wait for its WAL
+    record to reach the disk (on a small speech that wait is a large share of
+    the time). A crash of the server can then lose the speeches committed in
+    the last few hundred milliseconds (wal_writer_delay, at most three times
+    it), never half a speech nor anything older: the database stays
+    consistent, and re-running the idempotent load writes them again. Inside
+    an outer transaction the setting applies to all of it.
     """
     _check_document(doc)
     with transaction.atomic():
+        if not durable:
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         speech = Speech.objects.select_for_update().filter(slug=doc.slug).first()
         if speech is None:
             old = SlugHistory.objects.filter(old_slug=doc.slug).select_related("speech").first()
@@ -968,7 +1125,7 @@ def import_speech_document(
                     path=doc.source_path,
                 )
         _explicit_keys(doc, speech)
-        speaker = _get_speaker(doc, user)
+        speaker = _get_speaker(doc, user, cache)
         created = speech is None
         result = ImportResult(speech=None, created=created, dry_run=dry_run)
         status = _status(doc, publish, speech)
@@ -980,20 +1137,24 @@ def import_speech_document(
             speech.published_at = timezone.now()
             changed = True
         speech.status = status
-        if created or changed:
-            speech._history_user = user
-            speech.save()
-            if not created:
-                result.counts["speech fields"] = 1
-        result.speech = speech
         if created:
+            insert_with_history([speech], unique=("slug",), user=user)
             _create(doc, speech, user, result)
         else:
+            if changed:
+                speech._history_user = user
+                speech.save()
+                result.counts["speech fields"] = 1
             _reimport(doc, speech, user, result)
-        if sorted(speech.themes.names()) != sorted(set(doc.themes)) and (created or doc.themes):
+        result.speech = speech
+        # A new speech has no themes yet: only ask for them when there are some.
+        current = [] if created or not doc.themes else speech.themes.names()
+        if doc.themes and sorted(current) != sorted(set(doc.themes)):
             speech.themes.set(doc.themes)
             result.counts["themes"] = len(doc.themes)
-        result.counts["collections"] = _add_collections(speech, doc.collections, user)
+        result.counts["collections"] = _add_collections(
+            speech, doc.collections, user, created=created, cache=cache
+        )
         result.counts["terms"] = record_term_candidates(doc.term_candidates, speech=speech)
         if dry_run:
             transaction.set_rollback(True)
@@ -1001,47 +1162,12 @@ def import_speech_document(
 
 
 __all__ = [
+    "ImportCache",
     "ImportResult",
     "Matching",
-    "annotation_anchor_found",
-    "import_coverage_document",
     "import_speech_document",
+    "insert_rows_with_history",
+    "insert_with_history",
     "match_passages",
     "record_term_candidates",
 ]
-
-
-def import_coverage_document(
-    doc: CoverageDoc, *, dry_run: bool = False, user: Any = None
-) -> Coverage:
-    """Create or update an external article (matched by URL, else outlet + title).
-
-    It is tied to the speech delivered on `about_date` by `about_speaker` when
-    exactly one speech fits; otherwise it stays unattached for editors to link.
-    """
-    with transaction.atomic():
-        speech = None
-        if doc.about_date is not None:
-            candidates = Speech.objects.filter(delivered_on=doc.about_date)
-            if doc.about_speaker:
-                candidates = candidates.filter(
-                    Q(speaker__name=doc.about_speaker) | Q(speaker__name_original=doc.about_speaker)
-                )
-            found = list(candidates[:2])
-            speech = found[0] if len(found) == 1 else None
-        lookup = {"url": doc.url} if doc.url else {"outlet": doc.outlet, "title": doc.title}
-        coverage = Coverage.objects.filter(**lookup).first() or Coverage(**lookup)
-        coverage.outlet, coverage.title, coverage.url = doc.outlet, doc.title, doc.url
-        coverage.published_on, coverage.kind, coverage.excerpt = (
-            doc.published_on,
-            doc.kind,
-            doc.excerpt,
-        )
-        if speech is not None:
-            coverage.speech = speech
-        coverage._history_user = user
-        coverage.save()
-        record_term_candidates(getattr(doc, "term_candidates", []), speech=speech)
-        if dry_run:
-            transaction.set_rollback(True)
-    return coverage

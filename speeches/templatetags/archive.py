@@ -10,28 +10,12 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import SafeString
 
+from speeches import reading
 from speeches.citation import human_date
 from speeches.markdown import render_markdown, render_markdown_inline
 from speeches.models import Speech
 
 register = template.Library()
-
-LANGUAGE_NAMES = {
-    "en": "English",
-    "zh": "Chinese",
-    "zh-hans": "Chinese (Simplified)",
-    "zh-hant": "Chinese (Traditional)",
-    "zh-cn": "Chinese (Simplified)",
-    "zh-tw": "Chinese (Traditional)",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "ru": "Russian",
-    "ar": "Arabic",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "pt": "Portuguese",
-}
 
 
 @register.filter
@@ -63,7 +47,7 @@ def speech_iso_date(speech: Speech) -> str:
 
 @register.filter
 def language_name(code: str) -> str:
-    return LANGUAGE_NAMES.get((code or "").lower(), code)
+    return reading.language_name(code)
 
 
 @register.simple_tag

@@ -14,9 +14,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from speeches.importers.coverage import import_coverage
 from speeches.importers.document import CoverageDoc, ImportFormatError, SpeechDocument
 from speeches.importers.native import parse_native_files
-from speeches.importers.writer import import_coverage_document, import_speech_document
+from speeches.importers.writer import import_speech_document
 
 
 def _format_of(path: str, chosen: str) -> str:
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 for doc in documents:
                     if isinstance(doc, CoverageDoc):
-                        coverage = import_coverage_document(doc)
+                        coverage = import_coverage(doc)
                         where = coverage.speech.slug if coverage.speech else "no speech"
                         self.stdout.write(f"coverage: {doc.outlet}: {doc.title} ({where})")
                         continue

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from speeches.importers.corpus import CORPUS_NAMES, SEEDS_NAME, corpus_items
 from speeches.importers.coverage import import_coverage
 from speeches.importers.document import CoverageDoc, ImportFormatError
-from speeches.importers.writer import import_speech_document
+from speeches.importers.dump import is_dump, load_dump
+from speeches.importers.writer import ImportCache, import_speech_document
 
 
 def corpus_root() -> Path:
@@ -41,7 +42,7 @@ def resolve_folder(name: str, root: Path) -> Path:
         candidates.insert(0, root.parent / SEEDS_NAME)
     candidates.insert(0, root / name)
     for candidate in candidates:
-        if candidate.is_dir():
+        if candidate.is_dir() or is_dump(candidate):
             return candidate.resolve()
     known = ", ".join((*CORPUS_NAMES, SEEDS_NAME))
     raise CommandError(f"{name}: no such corpus folder under {root} (known names: {known})")
@@ -56,9 +57,20 @@ def load_folder(
     dry_run: bool = False,
     progress: bool = False,
     label: str = "",
+    cache: ImportCache | None = None,
 ) -> dict[str, int]:
-    """Load one folder; returns counts. Raises ImportFormatError naming file and line."""
+    """Load one folder; returns counts. Raises ImportFormatError naming file and line.
+
+    Each speech commits without waiting for the disk (`durable=False`): a load
+    is re-runnable, so a server crash costing the last moments of it is cheap
+    (see import_speech_document).
+    """
+    if is_dump(folder):  # a `dump_archive` folder or file (speeches/importers/dump.py)
+        return load_dump(
+            folder, limit=limit, publish=publish, dry_run=dry_run, progress=progress, cache=cache
+        )
     counts = {"speeches": 0, "created": 0, "passages": 0, "coverage": 0}
+    cache = cache if cache is not None else ImportCache()
     items = corpus_items(folder, limit=limit, sample=sample)
     for item in tqdm(items, desc=label or folder.name, unit="doc", disable=not progress):
         try:
@@ -67,7 +79,9 @@ def load_folder(
                 import_coverage(doc, dry_run=dry_run)
                 counts["coverage"] += 1
                 continue
-            result = import_speech_document(doc, publish=publish, dry_run=dry_run)
+            result = import_speech_document(
+                doc, publish=publish, dry_run=dry_run, cache=cache, durable=False
+            )
         except ImportFormatError as exc:
             if exc.path:
                 raise
@@ -101,6 +115,7 @@ class Command(BaseCommand):
         progress = sys.stderr.isatty()
         total = {"speeches": 0, "passages": 0, "coverage": 0}
         started = time.monotonic()
+        cache = ImportCache()
         for folder in folders:
             folder_started = time.monotonic()
             try:
@@ -110,6 +125,7 @@ class Command(BaseCommand):
                     publish=options["publish"],
                     dry_run=options["dry_run"],
                     progress=progress,
+                    cache=cache,
                 )
             except ImportFormatError as exc:
                 raise CommandError(f"{exc} — stopped; that document was not written") from exc

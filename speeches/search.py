@@ -1,0 +1,1458 @@
+"""Full-text search: the one entry point (`run_search`) behind /search/ and its CSV.
+
+Design and measurements: docs/search.md and ../shared/research/search.md.
+
+* Index. Every PassageText carries a stored, generated `search_vector`
+  (migration 0003): the `english` configuration for English rows plus the
+  character bigrams of any CJK they quote; for every other row (Chinese
+  first), the `simple` configuration over `search_tokens`, which Python writes
+  (textnorm: NFKC, Traditional→Simplified, lower case, CJK bigrams). Filter
+  columns (public flag, speech, speaker, date, kind, language) are copied onto
+  the row by PostgreSQL triggers. One partial GIN index per configuration.
+* Query. `parse()` reads a websearch-style query (words, "phrases", -exclude,
+  OR) and never raises. Each term becomes two tsqueries built by PostgreSQL
+  from parameters — never by pasting user text into tsquery syntax: an English
+  one (`plainto/phraseto_tsquery('english')`, stemming) and a `simple` one in
+  which a CJK chunk is a chain of its bigrams (`'网络' <-> '络强' <-> '强国'`),
+  i.e. an exact substring search over normalised text.
+* Bounded work (the frequent-word problem). A capped probe counts matches up
+  to CAP. At most CAP: exact ranking of every match. Beyond it: for word
+  queries, rank the newest WINDOW matches found by walking the date index
+  (stops early because matches are dense); for phrase queries, rank the first
+  PHRASE_WINDOW matches of the bitmap scan. Both are labelled approximate. The
+  branch is chosen from the probe's real count, never from planner estimates.
+* Safety. The whole search runs in one transaction with a local
+  statement_timeout; a cancelled query becomes a friendly message.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from taggit.models import Tag
+
+from speeches import textnorm
+from speeches.citation import human_date
+from speeches.models import Collection, PassageText, Speaker, Speech, Term
+
+PAGE_SIZE = 20
+# Exact counts, facets and ranking up to CAP matches. The probe that counts
+# them reads one heap row per match (about 6 µs each when the page comes from
+# the OS cache), so CAP bounds every query's cost; docs/search.md has the figures.
+CAP = getattr(settings, "SEARCH_EXACT_CAP", 3_000)
+WINDOW = 1_000  # frequent words: rank among the newest WINDOW matches
+PHRASE_WINDOW = 1_000  # frequent phrases: rank among the first PHRASE_WINDOW matches
+MAX_PAGES = 50
+MAX_QUERY_CHARS = 500
+MAX_TERMS = 24
+CSV_CAP = 1_000
+TITLE_BOOST = 0.3
+PHRASE_BOOST = 0.5
+TITLE_MATCHES = 5
+PASSAGES_PER_GROUP = 3
+SNIPPET_CHARS = 320
+RANK_FLAGS = 1 | 32  # divide by 1 + log(length); scale into [0, 1)
+
+SORTS = ("relevance", "newest", "oldest")
+TIMEOUT_MS = getattr(settings, "SEARCH_STATEMENT_TIMEOUT_MS", 3000)
+QUERY_CANCELED = "57014"  # SQLSTATE of a statement cut by statement_timeout
+
+
+# ================================================================== parsing
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """A word or a quoted phrase, as typed (control characters removed)."""
+
+    text: str
+    phrase: bool = False
+
+    @property
+    def has_cjk(self) -> bool:
+        return textnorm.contains_cjk(self.text)
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """AND of `groups` (each an OR of terms), minus every `excluded` term."""
+
+    groups: tuple[tuple[QueryTerm, ...], ...] = ()
+    excluded: tuple[QueryTerm, ...] = ()
+    truncated: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.groups
+
+    @property
+    def has_cjk(self) -> bool:
+        return any(t.has_cjk for group in self.groups for t in group)
+
+    def positive_terms(self) -> list[QueryTerm]:
+        return [t for group in self.groups for t in group]
+
+
+_SEARCHABLE = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def _clean(raw: str) -> str:
+    """NFKC (full-width quotes and minus become ASCII), control characters out."""
+    text = unicodedata.normalize("NFKC", raw or "")
+    return "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") else ch
+        for ch in text
+    )
+
+
+def _lex(text: str) -> list[tuple[str, str, bool]]:
+    """(kind, text, negated) tokens: kind is "word", "phrase" or "or"."""
+    tokens: list[tuple[str, str, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        negated = False
+        if text[i] == "-" and i + 1 < n and not text[i + 1].isspace():
+            negated = True
+            i += 1
+        if text[i] in '"“”«»「」『』':
+            end = i + 1
+            while end < n and text[end] not in '"“”«»「」『』':
+                end += 1
+            tokens.append(("phrase", text[i + 1 : end], negated))
+            i = end + 1
+            continue
+        end = i
+        while end < n and not text[end].isspace() and text[end] != '"':
+            end += 1
+        word = text[i:end]
+        i = end
+        if not negated and word in ("OR", "|", "||"):
+            tokens.append(("or", word, False))
+        else:
+            tokens.append(("word", word, negated))
+    return tokens
+
+
+def parse(raw: str) -> ParsedQuery:
+    """Websearch-style parsing that never raises: words, "phrases", -exclude, OR.
+
+    `a OR b c` means (a OR b) AND c. Operators of tsquery syntax (& | ! :* <->)
+    and other punctuation are only separators; a term without a letter or digit
+    is dropped. At most MAX_TERMS terms and MAX_QUERY_CHARS characters are read.
+    """
+    text = _clean(raw)
+    truncated = len(text) > MAX_QUERY_CHARS
+    text = text[:MAX_QUERY_CHARS]
+    groups: list[list[QueryTerm]] = []
+    excluded: list[QueryTerm] = []
+    join_next = False
+    count = 0
+    for kind, value, negated in _lex(text):
+        if kind == "or":
+            join_next = bool(groups)
+            continue
+        if not _SEARCHABLE.search(value):
+            continue
+        if count >= MAX_TERMS:
+            truncated = True
+            break
+        count += 1
+        term = QueryTerm(" ".join(value.split()), phrase=kind == "phrase")
+        if negated:
+            excluded.append(term)
+        elif join_next and groups:
+            groups[-1].append(term)
+        else:
+            groups.append([term])
+        join_next = False
+    return ParsedQuery(tuple(tuple(g) for g in groups), tuple(excluded), truncated)
+
+
+# ================================================================== tsquery building
+
+
+def _quote_lexeme(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def simple_chain(text: str) -> str:
+    """A `simple` tsquery (text form) matching `text` as a substring of the
+    normalised, tokenised passage: Latin/digit words in sequence, each CJK run
+    as its overlapping bigrams. The index puts each run's last character after
+    its bigrams, so the token after a run of two or more characters sits two
+    positions after its last bigram; a one-character run at the end of the
+    chunk is a prefix (it may begin a longer run in the text). '' when nothing
+    is searchable."""
+    parts: list[str] = []
+    tokens = [m.group(0) for m in textnorm.TOKEN.finditer(textnorm.normalize(text))]
+    for index, token in enumerate(tokens):
+        last = index == len(tokens) - 1
+        if textnorm.CJK_RUN.fullmatch(token):
+            if len(token) == 1:
+                parts.append(_quote_lexeme(token) + (":*" if last else ""))
+                parts.append("<->")
+            else:
+                for i in range(len(token) - 1):
+                    parts.append(_quote_lexeme(token[i : i + 2]))
+                    parts.append("<->")
+                parts[-1] = "<2>"
+        else:
+            parts.append(_quote_lexeme(token))
+            parts.append("<->")
+    return " ".join(parts[:-1])
+
+
+def _cjk_runs_and_rest(text: str) -> tuple[list[str], str]:
+    runs = [m.group(0) for m in textnorm.CJK_RUN.finditer(text)]
+    rest = textnorm.CJK_RUN.sub(" ", text)
+    return runs, rest
+
+
+@dataclass
+class _Sql:
+    """An SQL expression of type tsquery and its parameters."""
+
+    sql: str
+    params: list
+
+
+def _and(parts: list[_Sql]) -> _Sql | None:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    return _Sql("(" + " && ".join(p.sql for p in parts) + ")", [x for p in parts for x in p.params])
+
+
+def _or(parts: list[_Sql]) -> _Sql | None:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    return _Sql("(" + " || ".join(p.sql for p in parts) + ")", [x for p in parts for x in p.params])
+
+
+def _simple_leaf(text: str) -> _Sql | None:
+    chain = simple_chain(text)
+    return _Sql("to_tsquery('simple', %s)", [chain]) if chain else None
+
+
+_HYPHENS = re.compile(r"(?<=\w)[-‐‑‒–—](?=\w)")
+
+
+def _english_leaf(term: QueryTerm) -> _Sql | None:
+    """English rows: stemmed words; CJK runs as bigram chains (their CJK bigrams
+    are indexed with `simple`)."""
+    if not term.has_cjk:
+        # Hyphens as spaces: PostgreSQL indexes "military-industrial" as the
+        # compound plus its parts, so the parts alone find both spellings.
+        text = _HYPHENS.sub(" ", textnorm.normalize(term.text))
+        function = "phraseto_tsquery" if term.phrase else "plainto_tsquery"
+        return _Sql(f"{function}('english', %s)", [text])
+    runs, rest = _cjk_runs_and_rest(term.text)
+    parts = [_simple_leaf(run) for run in runs]
+    if _SEARCHABLE.search(rest):
+        parts.append(_Sql("plainto_tsquery('english', %s)", [textnorm.normalize(rest)]))
+    return _and(parts)
+
+
+def _other_leaf(term: QueryTerm) -> _Sql | None:
+    return _simple_leaf(term.text)
+
+
+def _build(query: ParsedQuery, leaf, *, positive_only: bool = False) -> _Sql | None:
+    groups = [_or([leaf(t) for t in group]) for group in query.groups]
+    parts = list(groups)
+    if not positive_only:
+        for term in query.excluded:
+            built = leaf(term)
+            if built is not None:
+                parts.append(_Sql("!!" + built.sql, built.params))
+    if all(g is None for g in groups):
+        return None
+    return _and(parts)
+
+
+# ================================================================== glossary
+
+
+@dataclass(frozen=True)
+class Expansion:
+    term: Term
+    matched: str
+    added: tuple[str, ...]
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(m.group(0) for m in textnorm.TOKEN.finditer(textnorm.normalize(text)))
+
+
+def expand(query: ParsedQuery, terms: list[Term]) -> tuple[ParsedQuery, list[Expansion]]:
+    """Add a confirmed glossary term's counterpart(s) as OR alternatives: a
+    Chinese term equal to an entry's original also searches its translation
+    and variants; an English word sequence equal to a translation or variant
+    (typed as consecutive words or as one phrase) also searches the original."""
+    if not terms or query.is_empty:
+        return query, []
+    by_original = {textnorm.normalize(t.original): t for t in terms if t.original.strip()}
+    by_form: dict[tuple[str, ...], Term] = {}
+    for t in terms:
+        for form in [t.translation, *t.variant_list()]:
+            words = _words(form)
+            if words and not textnorm.contains_cjk(form):
+                by_form.setdefault(words, t)
+    groups = [list(g) for g in query.groups]
+    expansions: list[Expansion] = []
+    # Consecutive single-word groups that together spell a translation.
+    i = 0
+    while i < len(groups):
+        for length in range(min(6, len(groups) - i), 1, -1):
+            window = groups[i : i + length]
+            if not all(len(g) == 1 and not g[0].phrase and not g[0].has_cjk for g in window):
+                continue
+            words = tuple(w for g in window for w in _words(g[0].text))
+            entry = by_form.get(words)
+            if entry is not None:
+                joined = " ".join(g[0].text for g in window)
+                groups[i : i + length] = [[QueryTerm(joined), QueryTerm(entry.original)]]
+                expansions.append(Expansion(entry, joined, (entry.original,)))
+                break
+        i += 1
+    done = {e.term.pk for e in expansions}
+    for group in groups:
+        for term in list(group):
+            if term.has_cjk:
+                entry = by_original.get(textnorm.normalize(term.text).replace(" ", ""))
+                if entry is not None and entry.pk not in done:
+                    done.add(entry.pk)
+                    forms = tuple(
+                        f for f in [entry.translation, *entry.variant_list()] if f.strip()
+                    )
+                    new = [QueryTerm(f, phrase=True) for f in forms]
+                    if any(n not in group for n in new):
+                        group.extend(n for n in new if n not in group)
+                        expansions.append(Expansion(entry, term.text, forms))
+            elif len(group) == 1:
+                entry = by_form.get(_words(term.text))
+                if entry is not None and entry.pk not in done:
+                    done.add(entry.pk)
+                    group.append(QueryTerm(entry.original))
+                    expansions.append(Expansion(entry, term.text, (entry.original,)))
+    expanded = ParsedQuery(tuple(tuple(g) for g in groups), query.excluded, query.truncated)
+    return expanded, expansions
+
+
+# ================================================================== request parameters
+
+
+class InvalidSearch(ValueError):
+    """A parameter we cannot honour (unknown speaker, malformed year…): a 400."""
+
+
+@dataclass
+class SearchParams:
+    q: str = ""
+    speaker: Speaker | None = None
+    theme: Tag | None = None
+    collection: Collection | None = None
+    speech: Speech | None = None
+    lang: str = ""
+    kind: str = ""
+    year_from: int | None = None
+    year_to: int | None = None
+    sort: str = "relevance"
+    grouped: bool = False
+    expand: bool = True
+    page: int = 1
+
+    def as_query(self, **changes) -> str:
+        """The URL query string of this state (with some values changed)."""
+        values = {
+            "q": self.q,
+            "speaker": self.speaker.slug if self.speaker else "",
+            "theme": self.theme.slug if self.theme else "",
+            "collection": self.collection.slug if self.collection else "",
+            "speech": self.speech.slug if self.speech else "",
+            "lang": self.lang,
+            "kind": self.kind,
+            "from": self.year_from or "",
+            "to": self.year_to or "",
+            "sort": "" if self.sort == "relevance" else self.sort,
+            "group": "speech" if self.grouped else "",
+            "expand": "" if self.expand else "0",
+            "page": self.page if self.page > 1 else "",
+        }
+        values.update(changes)
+        return urlencode([(k, v) for k, v in values.items() if v not in ("", None)])
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(
+            self.speaker
+            or self.theme
+            or self.collection
+            or self.speech
+            or self.lang
+            or self.kind
+            or self.year_from
+            or self.year_to
+        )
+
+
+_LANG = re.compile(r"^[a-z]{2,3}$")
+_YEAR = re.compile(r"^\d{4}$")
+
+
+def _year(value: str, name: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not _YEAR.match(value) or not 1000 <= int(value) <= 2999:
+        raise InvalidSearch(f"“{name}” must be a four-digit year, e.g. 2016.")
+    return int(value)
+
+
+def _single(get, name: str) -> str:
+    """A parameter's value; a filter value with a NUL (which PostgreSQL text
+    cannot hold) is refused. The query text is cleaned instead (see _clean)."""
+    value = get.get(name, "")
+    value = value if isinstance(value, str) else ""
+    if name != "q" and "\x00" in value:
+        raise InvalidSearch(f"The value of “{name}” is not one the archive understands.")
+    return value
+
+
+def read_params(get) -> SearchParams:
+    """Validate the query string (a QueryDict or dict); raises InvalidSearch."""
+    p = SearchParams()
+    p.q = _clean(_single(get, "q")).strip()
+    speaker = _single(get, "speaker").strip()
+    if speaker:
+        p.speaker = Speaker.objects.filter(slug=speaker).first()
+        if p.speaker is None:
+            raise InvalidSearch("There is no speaker with that name in the archive.")
+    theme = _single(get, "theme").strip()
+    if theme:
+        p.theme = Tag.objects.filter(slug=theme).first()
+        if p.theme is None:
+            raise InvalidSearch("There is no theme with that name.")
+    collection = _single(get, "collection").strip()
+    if collection:
+        p.collection = Collection.objects.filter(slug=collection).first()
+        if p.collection is None:
+            raise InvalidSearch("There is no collection with that name.")
+    speech = _single(get, "speech").strip()
+    if speech:
+        p.speech = Speech.objects.public().filter(slug=speech).select_related("speaker").first()
+        if p.speech is None:
+            raise InvalidSearch("There is no published speech with that address.")
+    lang = _single(get, "lang").strip().lower()
+    if lang:
+        if not _LANG.match(lang):
+            raise InvalidSearch("“lang” must be a language code such as en or zh.")
+        p.lang = lang
+    kind = _single(get, "kind").strip()
+    if kind:
+        if kind not in Speech.Kind.values:
+            raise InvalidSearch("That kind of speech is not one the archive knows.")
+        p.kind = kind
+    p.year_from = _year(_single(get, "from"), "from")
+    p.year_to = _year(_single(get, "to"), "to")
+    if p.year_from and p.year_to and p.year_from > p.year_to:
+        p.year_from, p.year_to = p.year_to, p.year_from
+    sort = _single(get, "sort").strip() or "relevance"
+    if sort not in SORTS:
+        raise InvalidSearch("Results can be sorted by relevance, newest or oldest.")
+    p.sort = sort
+    p.grouped = _single(get, "group").strip() in ("speech", "1", "on")
+    p.expand = _single(get, "expand").strip() not in ("0", "off", "no")
+    page = _single(get, "page").strip() or "1"
+    if not page.isascii() or not page.isdigit() or int(page) < 1 or len(page) > 6:
+        raise InvalidSearch("The page number must be a whole number from 1.")
+    p.page = int(page)
+    return p
+
+
+# ================================================================== results
+
+
+def _url(name: str, **kwargs: str) -> str:
+    """reverse() through a cached pattern (a results page builds 60+ URLs)."""
+    pattern = _URL_PATTERNS.get(name)
+    if pattern is None:
+        placeholders = {key: f"__{key}__" for key in kwargs}
+        pattern = _URL_PATTERNS[name] = reverse(name, kwargs=placeholders)
+    for key, value in kwargs.items():
+        pattern = pattern.replace(f"__{key}__", value)
+    return pattern
+
+
+_URL_PATTERNS: dict[str, str] = {}
+
+
+@dataclass
+class Hit:
+    passage_text: PassageText
+    score: float
+    snippet: str = ""
+    row: dict = field(default_factory=dict)  # what the template shows, as plain values
+
+    def display(self) -> dict:
+        """Plain values for the template (dict lookups render fastest)."""
+        from speeches.reading import language_name
+
+        speech, passage, version = self.speech, self.passage, self.passage_text.version
+        speech_url = _url("speeches:speech", slug=speech.slug)
+        self.row = {
+            "title": speech.title,
+            "speech_url": speech_url,
+            "context_url": f"{speech_url}#p-{passage.key}",
+            "passage_url": _url("speeches:passage", key=passage.key),
+            "speaker": speech.speaker.name,
+            "date": human_date(speech.delivered_on, speech.date_precision),
+            "date_iso": speech.delivered_on.isoformat(),
+            "position": passage.position,
+            "language": version.language,
+            "language_name": language_name(version.language),
+            "snippet": self.snippet,
+        }
+        return self.row
+
+    @property
+    def passage(self):
+        return self.passage_text.passage
+
+    @property
+    def speech(self):
+        return self.passage_text.passage.speech
+
+    @property
+    def passage_url(self) -> str:
+        return _url("speeches:passage", key=self.passage.key)
+
+    @property
+    def context_url(self) -> str:
+        return _url("speeches:speech", slug=self.speech.slug) + f"#p-{self.passage.key}"
+
+
+@dataclass
+class Group:
+    speech: Speech
+    hits: int
+    best: list[Hit]
+
+
+@dataclass
+class FacetValue:
+    key: str
+    label: str
+    count: int
+    url: str
+    selected: bool = False
+
+
+@dataclass
+class SearchResult:
+    params: SearchParams
+    parsed: ParsedQuery = field(default_factory=ParsedQuery)
+    hits: list[Hit] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    title_matches: list[Speech] = field(default_factory=list)
+    recent: list[Speech] = field(default_factory=list)
+    facets: dict[str, list[FacetValue]] = field(default_factory=dict)
+    total: int = 0  # matching passage texts, capped at cap + 1
+    cap: int = CAP
+    total_speeches: int = 0
+    capped: bool = False
+    approximate: str = ""  # why the ranking is approximate ("" when exact)
+    expansions: list[Expansion] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    stopwords_only: bool = False
+    page: int = 1
+    num_pages: int = 1
+
+    @property
+    def total_label(self) -> str:
+        if self.capped:
+            return f"{self.cap:,}+"
+        return f"{self.total:,}"
+
+    @property
+    def cap_label(self) -> str:
+        return f"{self.cap:,}"
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def start_rank(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1
+
+    # URLs of neighbouring states (every state of the page is a shareable URL).
+
+    def url(self, **changes) -> str:
+        return "?" + self.params.as_query(**changes)
+
+    @property
+    def sort_links(self) -> list[tuple[str, str, bool]]:
+        labels = {"relevance": "Relevance", "newest": "Newest", "oldest": "Oldest"}
+        return [
+            (
+                labels[s],
+                self.url(sort=s if s != "relevance" else "", page=""),
+                s == self.params.sort,
+            )
+            for s in SORTS
+        ]
+
+    @property
+    def group_toggle_url(self) -> str:
+        return self.url(group="" if self.params.grouped else "speech", page="")
+
+    @property
+    def expand_off_url(self) -> str:
+        return self.url(expand="0", page="")
+
+    @property
+    def expand_on_url(self) -> str:
+        return self.url(expand="", page="")
+
+    @property
+    def csv_url(self) -> str:
+        return self.url(page="", group="") + "&format=csv"
+
+    @property
+    def next_url(self) -> str:
+        return self.url(page=self.page + 1)
+
+    @property
+    def previous_url(self) -> str:
+        return self.url(page=self.page - 1 if self.page > 2 else "")
+
+    @property
+    def active_filters(self) -> list[tuple[str, str]]:
+        """(label, URL without that filter) for each filter in force."""
+        p = self.params
+        out = []
+        if p.speech:
+            out.append((f"In: {p.speech.title}", self.url(speech="", page="")))
+        if p.speaker:
+            out.append((f"Speaker: {p.speaker.name}", self.url(speaker="", page="")))
+        if p.theme:
+            out.append((f"Theme: {p.theme.name}", self.url(theme="", page="")))
+        if p.collection:
+            out.append((f"Collection: {p.collection.title}", self.url(collection="", page="")))
+        if p.lang:
+            from speeches.reading import language_name
+
+            out.append((f"Language: {language_name(p.lang)}", self.url(lang="", page="")))
+        if p.kind:
+            out.append((f"Kind: {KIND_LABELS.get(p.kind, p.kind)}", self.url(kind="", page="")))
+        if p.year_from or p.year_to:
+            if p.year_from == p.year_to:
+                label = f"Year: {p.year_from}"
+            else:
+                label = f"Years: {p.year_from or '…'}–{p.year_to or '…'}"
+            out.append((label, self.url(page="", **{"from": "", "to": ""})))
+        return out
+
+    @property
+    def expansion_labels(self) -> list[str]:
+        return [form for e in self.expansions for form in e.added]
+
+
+# ================================================================== SQL
+
+
+@dataclass
+class _Compiled:
+    q_en: str  # tsquery text for English rows ('' when none)
+    q_other: str  # tsquery text for the other rows
+    q_en_positive: str  # without exclusions: for highlighting
+    q_near: str = ""  # the typed English words as one phrase: a proximity boost
+
+    @property
+    def has_phrase(self) -> bool:
+        return "<" in self.q_en or "<" in self.q_other
+
+
+def _compile(parsed: ParsedQuery) -> _Compiled:
+    """Let PostgreSQL build the tsqueries from parameters (one round trip)."""
+    en = _build(parsed, _english_leaf)
+    other = _build(parsed, _other_leaf)
+    en_pos = _build(parsed, _english_leaf, positive_only=True)
+    near = None
+    words = [g[0].text for g in parsed.groups if len(g) == 1 and not g[0].phrase]
+    if len(words) >= 2 and len(words) == len(parsed.groups) and not parsed.has_cjk:
+        near = _Sql("phraseto_tsquery('english', %s)", [textnorm.normalize(" ".join(words))])
+    exprs, params = [], []
+    for built in (en, other, en_pos, near):
+        if built is None:
+            exprs.append("''::tsquery")
+        else:
+            exprs.append(built.sql)
+            params.extend(built.params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(f'({e})::text' for e in exprs)}", params)
+        q_en, q_other, q_en_pos, q_near = cursor.fetchone()
+    return _Compiled(q_en or "", q_other or "", q_en_pos or "", q_near or "")
+
+
+def _filters(p: SearchParams) -> tuple[str, list]:
+    sql, params = [], []
+    if p.speaker:
+        sql.append("t.search_speaker_id = %s")
+        params.append(p.speaker.pk)
+    if p.speech:
+        sql.append("t.search_speech_id = %s")
+        params.append(p.speech.pk)
+    if p.lang:
+        sql.append("t.search_lang = %s")
+        params.append(p.lang)
+    if p.kind:
+        sql.append("t.search_kind = %s")
+        params.append(p.kind)
+    if p.year_from:
+        sql.append("t.search_date >= %s")
+        params.append(dt.date(p.year_from, 1, 1))
+    if p.year_to:
+        sql.append("t.search_date < %s")
+        params.append(dt.date(p.year_to + 1, 1, 1))
+    if p.theme:
+        sql.append(
+            "t.search_speech_id IN (SELECT content_object_id FROM speeches_taggedspeech "
+            "WHERE tag_id = %s)"
+        )
+        params.append(p.theme.pk)
+    if p.collection:
+        sql.append(
+            "t.search_speech_id IN (SELECT speech_id FROM speeches_collectionitem "
+            "WHERE collection_id = %s)"
+        )
+        params.append(p.collection.pk)
+    return "".join(f" AND {s}" for s in sql), params
+
+
+def _match(c: _Compiled, p: SearchParams) -> tuple[str, list]:
+    """The WHERE clause: one arm per partial index, then the filters."""
+    arms, params = [], []
+    if c.q_en:
+        arms.append("(t.search_public AND t.search_lang = 'en' AND t.search_vector @@ %s::tsquery)")
+        params.append(c.q_en)
+    if c.q_other:
+        arms.append(
+            "(t.search_public AND t.search_lang <> 'en' AND t.search_vector @@ %s::tsquery)"
+        )
+        params.append(c.q_other)
+    filters, filter_params = _filters(p)
+    return "(" + " OR ".join(arms) + ")" + filters, params + filter_params
+
+
+def _score(c: _Compiled) -> tuple[str, list]:
+    """Passage rank, plus a boost when the speech's title matches too, plus one
+    when an English passage has the typed words next to each other, in order
+    (a known quotation typed without quotes)."""
+    sql = (
+        f"(ts_rank_cd(t.search_vector, CASE WHEN t.search_lang = 'en' THEN %s::tsquery "
+        f"ELSE %s::tsquery END, {RANK_FLAGS}) + CASE WHEN t.search_speech_id IN "
+        "(SELECT id FROM speeches_speech WHERE status = 'published' "
+        f"AND search_vector @@ %s::tsquery) THEN {TITLE_BOOST} ELSE 0 END"
+    )
+    params = [c.q_en or "", c.q_other or "", c.q_en or c.q_other]
+    if c.q_near:
+        sql += (
+            " + CASE WHEN t.search_lang = 'en' AND t.search_vector @@ %s::tsquery "
+            f"THEN {PHRASE_BOOST} ELSE 0 END"
+        )
+        params.append(c.q_near)
+    return sql + ")", params
+
+
+_FACETS_SQL = """
+WITH m AS MATERIALIZED (
+    SELECT t.id, t.search_speech_id AS sid, t.search_lang AS lang,
+           t.search_speaker_id AS spk, t.search_kind AS kind, t.search_date AS d
+      FROM speeches_passagetext t WHERE {match} LIMIT %s
+), per AS MATERIALIZED (SELECT sid, count(*) AS n FROM m GROUP BY sid)
+SELECT 'total', '', '', count(*) FROM m
+UNION ALL SELECT 'ids', string_agg(id::text, ','), '', 0 FROM m
+UNION ALL SELECT 'speeches', '', '', count(*) FROM per
+UNION ALL SELECT 'lang', lang, lang, count(*) FROM m GROUP BY lang
+UNION ALL SELECT 'speaker', sp.slug, sp.name, c.n
+  FROM (SELECT spk, count(*) AS n FROM m GROUP BY spk) c
+  JOIN speeches_speaker sp ON sp.id = c.spk
+ WHERE sp.id = ANY(ARRAY(SELECT DISTINCT spk FROM m))
+UNION ALL SELECT 'kind', kind, kind, count(*) FROM m GROUP BY kind
+UNION ALL SELECT 'year', y::text, y::text, count(*)
+  FROM (SELECT extract(year FROM d)::int AS y FROM m) years GROUP BY y
+UNION ALL SELECT 'theme', tg.slug, tg.name, sum(per.n)
+  FROM speeches_taggedspeech ts JOIN per ON per.sid = ts.content_object_id
+  JOIN taggit_tag tg ON tg.id = ts.tag_id
+ WHERE ts.content_object_id = ANY(ARRAY(SELECT sid FROM per))
+ GROUP BY tg.slug, tg.name
+UNION ALL SELECT 'collection', c.slug, c.title, sum(per.n)
+  FROM speeches_collectionitem ci JOIN per ON per.sid = ci.speech_id
+  JOIN speeches_collection c ON c.id = ci.collection_id
+ WHERE ci.speech_id = ANY(ARRAY(SELECT sid FROM per))
+ GROUP BY c.slug, c.title
+"""
+
+_SPEECH_FACETS_SQL = """
+WITH s AS MATERIALIZED (
+    SELECT s.id, s.speaker_id, s.kind, s.delivered_on FROM speeches_speech s
+     WHERE s.status = 'published' {filters}
+)
+SELECT 'total', '', '', count(*) FROM s
+UNION ALL SELECT 'speaker', sp.slug, sp.name, count(*)
+  FROM s JOIN speeches_speaker sp ON sp.id = s.speaker_id GROUP BY sp.slug, sp.name
+UNION ALL SELECT 'kind', s.kind, s.kind, count(*) FROM s GROUP BY s.kind
+UNION ALL SELECT 'year', y::text, y::text, count(*) FROM (
+    SELECT extract(year FROM delivered_on)::int AS y FROM s) years GROUP BY y
+UNION ALL SELECT 'theme', tg.slug, tg.name, count(*)
+  FROM s JOIN speeches_taggedspeech ts ON ts.content_object_id = s.id
+  JOIN taggit_tag tg ON tg.id = ts.tag_id GROUP BY tg.slug, tg.name
+UNION ALL SELECT 'collection', c.slug, c.title, count(*)
+  FROM s JOIN speeches_collectionitem ci ON ci.speech_id = s.id
+  JOIN speeches_collection c ON c.id = ci.collection_id GROUP BY c.slug, c.title
+"""
+
+
+def _speech_filters(p: SearchParams) -> tuple[str, list]:
+    sql, params = [], []
+    if p.speaker:
+        sql.append("s.speaker_id = %s")
+        params.append(p.speaker.pk)
+    if p.speech:
+        sql.append("s.id = %s")
+        params.append(p.speech.pk)
+    if p.kind:
+        sql.append("s.kind = %s")
+        params.append(p.kind)
+    if p.year_from:
+        sql.append("s.delivered_on >= %s")
+        params.append(dt.date(p.year_from, 1, 1))
+    if p.year_to:
+        sql.append("s.delivered_on < %s")
+        params.append(dt.date(p.year_to + 1, 1, 1))
+    if p.lang:
+        sql.append(
+            "EXISTS (SELECT 1 FROM speeches_version v WHERE v.speech_id = s.id AND v.has_text "
+            "AND lower(split_part(v.language, '-', 1)) = %s)"
+        )
+        params.append(p.lang)
+    if p.theme:
+        sql.append(
+            "s.id IN (SELECT content_object_id FROM speeches_taggedspeech WHERE tag_id = %s)"
+        )
+        params.append(p.theme.pk)
+    if p.collection:
+        sql.append(
+            "s.id IN (SELECT speech_id FROM speeches_collectionitem WHERE collection_id = %s)"
+        )
+        params.append(p.collection.pk)
+    return "".join(f" AND {s}" for s in sql), params
+
+
+KIND_LABELS = dict(Speech.Kind.choices)
+FACET_ORDER = ("lang", "speaker", "kind", "year", "theme", "collection")
+FACET_LIMIT = 30
+
+
+def _facets(rows, p: SearchParams) -> dict[str, list[FacetValue]]:
+    """Facet values with counts and links; the FACET_LIMIT largest of each
+    facet (and the selected one), years in date order."""
+    from speeches.reading import language_name
+
+    current = {
+        "lang": p.lang,
+        "speaker": p.speaker.slug if p.speaker else "",
+        "kind": p.kind,
+        "theme": p.theme.slug if p.theme else "",
+        "collection": p.collection.slug if p.collection else "",
+        "year": str(p.year_from) if p.year_from and p.year_from == p.year_to else "",
+    }
+    grouped: dict[str, list[tuple[str, str, int]]] = {name: [] for name in FACET_ORDER}
+    for name, key, label, count in rows:
+        if name in grouped and key is not None:
+            grouped[name].append((key, label, int(count)))
+    facets: dict[str, list[FacetValue]] = {}
+    for name, values in grouped.items():
+        values.sort(key=lambda v: (-v[2], v[1].lower()))
+        kept = values[:FACET_LIMIT] + [v for v in values[FACET_LIMIT:] if v[0] == current[name]]
+        if name == "year":
+            kept.sort(key=lambda v: v[0], reverse=True)
+        facets[name] = []
+        for key, label, count in kept:
+            if name == "year":
+                url = "?" + p.as_query(**{"from": key, "to": key, "page": ""})
+            else:
+                url = "?" + p.as_query(**{name: key, "page": ""})
+            if name == "kind":
+                label = str(KIND_LABELS.get(key, key))
+            elif name == "lang":
+                label = language_name(key)
+            facets[name].append(FacetValue(key, label, count, url, current[name] == key))
+    return facets
+
+
+@dataclass
+class _Probe:
+    """What the capped probe found: whether it hit the cap, matches per
+    language arm (among those it saw), and for phrases the ids it saw."""
+
+    capped: bool
+    lang_counts: dict[str, int]
+    ids: list[int]
+
+
+_COLUMNS = "t.id, t.search_vector, t.search_lang, t.search_speech_id, t.search_date"
+_TABLE = "speeches_passagetext t"
+
+
+def _arms(c: _Compiled) -> list[tuple[str, str, str]]:
+    """(name, language condition, tsquery) for each partial index to search."""
+    arms = []
+    if c.q_en:
+        arms.append(("en", "t.search_lang = 'en'", c.q_en))
+    if c.q_other:
+        arms.append(("other", "t.search_lang <> 'en'", c.q_other))
+    return arms
+
+
+def _candidates(
+    c: _Compiled,
+    p: SearchParams,
+    probe: _Probe,
+    *,
+    date_order: str = "",
+    window: int = 0,
+) -> tuple[str, list, str]:
+    """The rows to rank (SQL, params, why approximate): every match up to CAP;
+    beyond it a bounded set, chosen from the probe's real counts.
+
+    Words over CAP: per language arm, a dense arm (at least WINDOW of the
+    probe's matches) walks its date index from the newest row and stops after
+    WINDOW matches: `ts_match_vq(…)` is `@@` in a form the GIN index cannot
+    take, so the planner reads the date-ordered B-tree instead of building a
+    bitmap of every match. A sparse arm takes its matches from the GIN bitmap
+    (at most PHRASE_WINDOW). Phrases over CAP: the first PHRASE_WINDOW matches
+    of the bitmap (a date walk would recheck the phrase on every row it visits).
+    With `date_order` ("DESC"/"ASC") the walk gives the exact date order and
+    each arm keeps its first `window` rows in that order."""
+    window = window or WINDOW
+    if not probe.capped or (c.has_phrase and not date_order):
+        # The probe saw these rows (every match, or the first of a frequent
+        # phrase) and already checked them: fetch them again by primary key.
+        sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE t.id = ANY(%s)"
+        why = f"most relevant among the first {PHRASE_WINDOW:,} matches found"
+        return (
+            sql,
+            [probe.ids[:PHRASE_WINDOW] if probe.capped else probe.ids],
+            (why if probe.capped else ""),
+        )
+    filters, filter_params = _filters(p)
+    direction = date_order or "DESC"
+    order = f"ORDER BY t.search_date {direction}, t.id {direction}"
+    parts, params = [], []
+    for name, condition, q in _arms(c):
+        dense = probe.lang_counts.get(name, 0) >= WINDOW and not c.has_phrase
+        operator = (
+            "ts_match_vq(t.search_vector, %s::tsquery)"
+            if dense
+            else ("t.search_vector @@ %s::tsquery")
+        )
+        limit = window if dense or date_order else PHRASE_WINDOW
+        tail = f"{order} LIMIT {limit}" if dense or date_order else f"LIMIT {limit}"
+        parts.append(
+            f"(SELECT {_COLUMNS} FROM {_TABLE} WHERE t.search_public AND {condition} "
+            f"AND {operator}{filters} {tail})"
+        )
+        params += [q, *filter_params]
+    why = "" if date_order else f"most relevant among the {WINDOW:,} newest matches"
+    return " UNION ALL ".join(parts), params, why
+
+
+def _lang_counts(facets: dict[str, list[FacetValue]]) -> dict[str, int]:
+    counts = {"en": 0, "other": 0}
+    for value in facets.get("lang", []):
+        counts["en" if value.key == "en" else "other"] += value.count
+    return counts
+
+
+def _ranked_ids(
+    c: _Compiled,
+    p: SearchParams,
+    probe: _Probe,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[int, float]], str]:
+    """(passage text id, score) of one page, and why the order is approximate."""
+    with connection.cursor() as cursor:
+        if p.sort in ("newest", "oldest"):
+            direction = "DESC" if p.sort == "newest" else "ASC"
+            # Each arm keeps enough rows in date order for this page.
+            sql, params, _ = _candidates(c, p, probe, date_order=direction, window=offset + limit)
+            cursor.execute(
+                f"SELECT t.id, 0 FROM ({sql}) t "
+                f"ORDER BY t.search_date {direction}, t.id {direction} LIMIT %s OFFSET %s",
+                [*params, limit, offset],
+            )
+            return cursor.fetchall(), ""
+        sql, params, approximate = _candidates(c, p, probe)
+        score, score_params = _score(c)
+        cursor.execute(
+            f"SELECT t.id, {score} AS score FROM ({sql}) t "
+            "ORDER BY score DESC, t.search_date DESC, t.id LIMIT %s OFFSET %s",
+            [*score_params, *params, limit, offset],
+        )
+        return cursor.fetchall(), approximate
+
+
+def _grouped(
+    c: _Compiled,
+    p: SearchParams,
+    probe: _Probe,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[int, int, list[int]]], str]:
+    """(speech id, hits, best passage text ids) of one page of speeches."""
+    sql, params, approximate = _candidates(c, p, probe)
+    if approximate:
+        approximate = "speeches of the " + approximate.split(" among the ", 1)[1]
+    score, score_params = _score(c)
+    order = {
+        "relevance": "max(score) DESC",
+        "newest": "max(search_date) DESC",
+        "oldest": "min(search_date) ASC",
+    }[p.sort]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT sid, count(*), (array_agg(id ORDER BY score DESC, id))[1:%s] FROM ("
+            f"SELECT t.id, t.search_speech_id AS sid, t.search_date, {score} AS score "
+            f"FROM ({sql}) t) scored "
+            f"GROUP BY sid ORDER BY {order}, sid LIMIT %s OFFSET %s",
+            [PASSAGES_PER_GROUP, *score_params, *params, limit, offset],
+        )
+        return cursor.fetchall(), approximate
+
+
+def _load_texts(ids: list[int]) -> dict[int, PassageText]:
+    rows = (
+        PassageText.objects.filter(pk__in=ids)
+        .select_related("version", "passage__speech__speaker")
+        .only(
+            "id",
+            "text",
+            "search_lang",
+            "version__language",
+            "version__code",
+            "version__title",
+            "passage__key",
+            "passage__position",
+            "passage__speech__slug",
+            "passage__speech__title",
+            "passage__speech__delivered_on",
+            "passage__speech__date_precision",
+            "passage__speech__kind",
+            "passage__speech__status",
+            "passage__speech__speaker__name",
+            "passage__speech__speaker__slug",
+        )
+    )
+    return {row.pk: row for row in rows}
+
+
+# ================================================================== highlighting
+
+
+_LEXEME = re.compile(r"'((?:[^']|'')*)'")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def _english_words_to_mark(texts: list[PassageText], q_en_positive: str) -> set[str]:
+    """The words of these English texts whose `english` lexeme is one the query
+    looks for (PostgreSQL's stemmer decides, so 'innovating' marks 'innovation')."""
+    lexemes = {m.group(1).replace("''", "'") for m in _LEXEME.finditer(q_en_positive)}
+    lexemes = {x for x in lexemes if not textnorm.contains_cjk(x)}
+    words = sorted(
+        {w.lower() for t in texts if t.search_lang == "en" for w in _WORD.findall(t.text)}
+    )
+    if not lexemes or not words:
+        return set()
+    query = " | ".join(_quote_lexeme(x) for x in sorted(lexemes))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT w FROM unnest(%s::text[]) AS w "
+            "WHERE to_tsvector('english', w) @@ to_tsquery('simple', %s)",
+            [words, query],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
+    """The normalised text and, for each of its characters, the offset of the
+    original character it came from (normalisation may change lengths)."""
+    norm = textnorm.normalize(text)
+    if len(norm) == len(text):
+        return norm, list(range(len(text)))
+    pieces, offsets = [], []
+    for index, ch in enumerate(text):
+        piece = textnorm.normalize(ch)
+        pieces.append(piece)
+        offsets.extend([index] * len(piece))
+    return "".join(pieces), offsets
+
+
+def highlight_spans(
+    text: str, needles: list[str], english_words: set[str]
+) -> list[tuple[int, int]]:
+    """Spans (start, end) of the original text to mark: CJK needles and words
+    as substrings of the normalised text, English words by their lexeme."""
+    norm, offsets = _normalised_with_offsets(text)
+    spans: list[tuple[int, int]] = []
+    for needle in needles:
+        if not needle:
+            continue
+        word_like = not textnorm.contains_cjk(needle)
+        start = norm.find(needle)
+        while start != -1:
+            end = start + len(needle)
+            whole = not word_like or (
+                (start == 0 or not norm[start - 1].isalnum())
+                and (end >= len(norm) or not norm[end].isalnum())
+            )
+            if whole:
+                spans.append((offsets[start], offsets[end - 1] + 1))
+            start = norm.find(needle, start + 1)
+    if english_words:
+        for m in _WORD.finditer(text):
+            if m.group(0).lower() in english_words:
+                spans.append((m.start(), m.end()))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def snippet(text: str, spans: list[tuple[int, int]], width: int = SNIPPET_CHARS) -> SafeString:
+    """A window of the text around its first marked span; every piece escaped."""
+    if len(text) <= width:
+        begin, end = 0, len(text)
+    else:
+        first = spans[0][0] if spans else 0
+        begin = max(0, first - width // 4)
+        end = min(len(text), begin + width)
+        begin = max(0, end - width)
+        # Do not cut a word in two when a space is near.
+        space = text.rfind(" ", max(0, begin - 15), begin + 1)
+        if begin and space > 0:
+            begin = space + 1
+    out, pos = [], begin
+    for start, stop in spans:
+        if stop <= begin or start >= end:
+            continue
+        start, stop = max(start, begin), min(stop, end)
+        out.append(html.escape(text[pos:start], quote=False))
+        out.append("<mark>" + html.escape(text[start:stop], quote=False) + "</mark>")
+        pos = stop
+    out.append(html.escape(text[pos:end], quote=False))
+    prefix = "…" if begin > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    return mark_safe(prefix + "".join(out) + suffix)  # built from escaped pieces
+
+
+def _needles(parsed: ParsedQuery) -> list[str]:
+    """Normalised strings to mark as substrings: CJK runs and the Latin words
+    of CJK terms (English words are marked by lexeme instead)."""
+    needles: list[str] = []
+    for term in parsed.positive_terms():
+        norm = textnorm.normalize(term.text)
+        needles.extend(m.group(0) for m in textnorm.CJK_RUN.finditer(norm))
+        needles.extend(w for w in _WORD.findall(textnorm.CJK_RUN.sub(" ", norm)))
+    return sorted(set(needles), key=len, reverse=True)
+
+
+def _attach_snippets(hits: list[Hit], parsed: ParsedQuery, c: _Compiled) -> None:
+    english = _english_words_to_mark([h.passage_text for h in hits], c.q_en_positive)
+    needles = _needles(parsed)
+    for hit in hits:
+        text = hit.passage_text.text
+        is_en = hit.passage_text.search_lang == "en"
+        local_needles = [n for n in needles if textnorm.contains_cjk(n)] if is_en else needles
+        spans = highlight_spans(text, local_needles, english if is_en else set())
+        hit.snippet = snippet(text, spans)
+        hit.display()
+
+
+# ================================================================== entry point
+
+
+def _glossary_terms() -> list[Term]:
+    return list(Term.objects.public().only("original", "translation", "variants"))
+
+
+def _recent(p: SearchParams, result: SearchResult) -> None:
+    """Empty query: recent public speeches under the filters, with facets."""
+    filters, params = _speech_filters(p)
+    with connection.cursor() as cursor:
+        cursor.execute(_SPEECH_FACETS_SQL.format(filters=filters), params)
+        rows = cursor.fetchall()
+        cursor.execute(
+            f"SELECT s.id FROM speeches_speech s WHERE s.status = 'published' {filters} "
+            "ORDER BY s.delivered_on DESC, s.id DESC LIMIT %s",
+            [*params, PAGE_SIZE],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    result.total_speeches = next((int(r[3]) for r in rows if r[0] == "total"), 0)
+    result.facets = _facets([r for r in rows if r[0] != "total"], p)
+    by_id = Speech.objects.select_related("speaker").in_bulk(ids)
+    result.recent = [by_id[i] for i in ids if i in by_id]
+
+
+def _search(p: SearchParams, result: SearchResult, *, limit: int, csv_mode: bool) -> None:
+    parsed = result.parsed
+    if p.expand:
+        parsed, result.expansions = expand(parsed, _glossary_terms())
+        result.parsed = parsed
+    c = _compile(parsed)
+    if not c.q_en and not c.q_other:
+        result.stopwords_only = True
+        return
+    if not c.q_en and not parsed.has_cjk:
+        result.stopwords_only = True
+        return
+    match, match_params = _match(c, p)
+    # Phrases are rechecked row by row (positions), so their probe stops sooner.
+    result.cap = PHRASE_WINDOW if c.has_phrase else CAP
+    with connection.cursor() as cursor:
+        if p.has_filters:
+            # A filter clusters the matches (one speaker, some years): a
+            # sequential scan "until enough rows" can then read most of the
+            # table, so the probe goes through the indexes.
+            cursor.execute("SELECT set_config('enable_seqscan', 'off', true)")
+        cursor.execute(_FACETS_SQL.format(match=match), [*match_params, result.cap + 1])
+        rows = cursor.fetchall()
+        if p.has_filters:
+            cursor.execute("SELECT set_config('enable_seqscan', 'on', true)")
+    counts = {r[0]: int(r[3]) for r in rows if r[0] in ("total", "speeches")}
+    result.total = counts.get("total", 0)
+    result.total_speeches = counts.get("speeches", 0)
+    result.capped = result.total > result.cap
+    result.facets = _facets([r for r in rows if r[0] not in ("total", "speeches", "ids")], p)
+    ids = next((r[1] for r in rows if r[0] == "ids"), None) or ""
+    probe = _Probe(
+        result.capped, _lang_counts(result.facets), [int(i) for i in ids.split(",") if i]
+    )
+    if result.total == 0:
+        return
+    units = result.total_speeches if p.grouped else result.total
+    result.num_pages = max(1, min(MAX_PAGES, -(-min(units, result.cap) // PAGE_SIZE)))
+    if csv_mode:
+        offset = 0
+    else:
+        if p.page > result.num_pages:
+            result.messages.append("There are no results on that page.")
+            return
+        offset = (p.page - 1) * limit
+    if p.grouped and not csv_mode:
+        groups, result.approximate = _grouped(c, p, probe, limit=limit, offset=offset)
+        ids = [i for _, _, best in groups for i in best]
+        texts = _load_texts(ids)
+        for _sid, hits, best in groups:
+            best_hits = [Hit(texts[i], 0.0) for i in best if i in texts]
+            if best_hits:
+                result.groups.append(Group(best_hits[0].speech, int(hits), best_hits))
+        all_hits = [h for g in result.groups for h in g.best]
+    else:
+        ranked, result.approximate = _ranked_ids(c, p, probe, limit=limit, offset=offset)
+        texts = _load_texts([i for i, _ in ranked])
+        result.hits = [Hit(texts[i], float(s)) for i, s in ranked if i in texts]
+        all_hits = result.hits
+    if not csv_mode:
+        _attach_snippets(all_hits, parsed, c)
+        _title_matches(c, p, result)
+
+
+def _title_matches(c: _Compiled, p: SearchParams, result: SearchResult) -> None:
+    if p.speech or p.page > 1 or not (c.q_en or c.q_other):
+        return
+    filters, params = _speech_filters(p)
+    q = c.q_en or c.q_other
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.id FROM speeches_speech s WHERE s.status = 'published' "
+            f"AND s.search_vector @@ %s::tsquery {filters} "
+            "ORDER BY ts_rank_cd(s.search_vector, %s::tsquery) DESC, s.delivered_on DESC, s.id "
+            "LIMIT %s",
+            [q, *params, q, TITLE_MATCHES],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if ids:
+        by_id = (
+            Speech.objects.select_related("speaker")
+            .only("title", "slug", "delivered_on", "date_precision", "speaker__name")
+            .in_bulk(ids)
+        )
+        result.title_matches = [by_id[i] for i in ids if i in by_id]
+
+
+def run_search(p: SearchParams, *, csv_mode: bool = False) -> SearchResult:
+    """The search behind /search/: never raises for any query text; a query
+    over the time budget comes back with `timed_out` set."""
+    result = SearchResult(params=p, parsed=parse(p.q), page=p.page)
+    if result.parsed.truncated:
+        result.messages.append(
+            f"Only the first {MAX_TERMS} terms (and {MAX_QUERY_CHARS} characters) were searched."
+        )
+    if result.parsed.is_empty and p.q and result.parsed.excluded:
+        result.messages.append("Add a word to search for: exclusions alone match nothing.")
+    limit = CSV_CAP if csv_mode else PAGE_SIZE
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                # Local to this transaction: the time budget, and no JIT (every
+                # statement here is bounded; compiling would cost more than it saves).
+                cursor.execute(
+                    "SELECT set_config('statement_timeout', %s, true), "
+                    "set_config('jit', 'off', true)",
+                    [str(TIMEOUT_MS)],
+                )
+            if result.parsed.is_empty:
+                _recent(p, result)
+            else:
+                _search(p, result, limit=limit, csv_mode=csv_mode)
+            with connection.cursor() as cursor:
+                # Back to the session's values for the rest of an enclosing transaction.
+                cursor.execute(
+                    "SELECT set_config(name, reset_val, true) FROM pg_settings "
+                    "WHERE name IN ('statement_timeout', 'jit')"
+                )
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
+            raise
+        result.timed_out = True
+        result.hits, result.groups, result.title_matches = [], [], []
+    return result
+
+
+# ================================================================== CSV
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+
+
+def csv_cell(value: object) -> str:
+    """A spreadsheet-safe cell: text that a spreadsheet would run as a
+    formula gets a leading apostrophe (OWASP's CSV injection advice)."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+CSV_HEADER = [
+    "rank",
+    "speech",
+    "speaker",
+    "date",
+    "language",
+    "paragraph",
+    "passage_url",
+    "in_context_url",
+    "text",
+]
+
+
+def to_csv(result: SearchResult, base_url: str) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_HEADER)
+    for rank, hit in enumerate(result.hits, start=1):
+        pt = hit.passage_text
+        writer.writerow(
+            [
+                csv_cell(x)
+                for x in (
+                    rank,
+                    hit.speech.title,
+                    hit.speech.speaker.name,
+                    hit.speech.delivered_on.isoformat(),
+                    pt.version.language,
+                    hit.passage.position,
+                    base_url + hit.passage_url,
+                    base_url + hit.context_url,
+                    pt.text,
+                )
+            ]
+        )
+    return buffer.getvalue()
+
+
+# ================================================================== consistency
+
+
+_DRIFT_SQL = """
+SELECT t.id FROM speeches_passagetext t
+  JOIN speeches_passage p ON p.id = t.passage_id
+  JOIN speeches_speech s ON s.id = p.speech_id
+  JOIN speeches_version v ON v.id = t.version_id
+ WHERE t.search_speech_id IS DISTINCT FROM s.id
+    OR t.search_speaker_id IS DISTINCT FROM s.speaker_id
+    OR t.search_date IS DISTINCT FROM s.delivered_on
+    OR t.search_kind IS DISTINCT FROM s.kind
+    OR t.search_public IS DISTINCT FROM (s.status = 'published')
+    OR t.search_lang IS DISTINCT FROM lower(split_part(v.language, '-', 1))
+    OR t.search_source IS DISTINCT FROM md5(t.text)::uuid
+ ORDER BY t.id
+"""
+
+
+def drifted_texts() -> list[int]:
+    """Ids of passage texts whose search columns disagree with their sources
+    (always empty, by construction; tests and ops checks call it to prove so).
+    Tokens are covered by `search_source`: only textnorm.index_tokens writes
+    the two together."""
+    with connection.cursor() as cursor:
+        cursor.execute(_DRIFT_SQL)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def matching_ids(p: SearchParams, *, limit: int = CAP) -> list[int]:
+    """Ids of passage texts matching the query and filters (any order, at most
+    `limit`), without glossary expansion: for recall tests and benchmarks."""
+    parsed = parse(p.q)
+    if parsed.is_empty:
+        return []
+    c = _compile(parsed)
+    if not c.q_en and not c.q_other:
+        return []
+    match, params = _match(c, p)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id FROM speeches_passagetext t WHERE {match} LIMIT %s", [*params, limit]
+        )
+        return [row[0] for row in cursor.fetchall()]
