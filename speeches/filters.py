@@ -22,7 +22,11 @@ class SpeechFilter(django_filters.FilterSet):
 
     speaker = django_filters.CharFilter(field_name="speaker__slug")
     theme = django_filters.CharFilter(method="filter_theme")
-    year = django_filters.NumberFilter(field_name="delivered_on__year")
+    # Bounded: PostgreSQL dates stop at year 9999; an out-of-range year is
+    # invalid (so ignored), never a database error.
+    year = django_filters.NumberFilter(
+        field_name="delivered_on__year", min_value=1, max_value=9999, decimal_places=0
+    )
     lang = django_filters.CharFilter(method="filter_lang")
     kind = django_filters.ChoiceFilter(choices=Speech.Kind.choices)
     collection = django_filters.CharFilter(method="filter_collection")

@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from taggit.models import Tag
 
 from speeches.models import (
@@ -74,7 +76,17 @@ def test_speech_list_filters(client):
 
 
 @pytest.mark.parametrize(
-    "params", [{"year": "abc"}, {"kind": "nope"}, {"sort": "drop table"}, {"lang": "(("}]
+    "params",
+    [
+        {"year": "99999"},
+        {"year": "-5"},
+        {"year": "2016.5"},
+        {"year": "1e400"},
+        {"year": "abc"},
+        {"kind": "nope"},
+        {"sort": "drop table"},
+        {"lang": "(("},
+    ],
 )
 def test_speech_list_bad_filters_never_500(client, params):
     make_bilingual_speech(1)
@@ -215,3 +227,19 @@ def test_exports_json_and_markdown(client):
     en = client.get(f"/speeches/{speech.slug}.md", {"version": "en"}).content.decode()
     assert "Paragraph 1" in en and "第1段" not in en
     assert client.get(f"/speeches/{speech.slug}.md", {"version": "xx"}).status_code == 404
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["speaker", "theme", "year", "lang", "kind", "collection", "sort", "page"]),
+        st.text(max_size=40),
+        max_size=4,
+    )
+)
+def test_speech_list_any_parameters_answer_a_page(client, params):
+    response = client.get(reverse("speeches:speech_list"), params)
+    assert response.status_code in (200, 400, 404)
