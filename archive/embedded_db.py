@@ -30,6 +30,59 @@ SYSTEM_USER = "embedded_postgres"
 _SOCKET_PATH_LIMIT = 100
 
 
+def physical_memory() -> int:
+    """Bytes of RAM on this machine (0 when the platform cannot tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def server_settings(memory: int | None = None) -> dict[str, str]:
+    """The `-c` options the server starts with, sized from the machine's RAM
+    (`memory` bytes; this machine's by default). They apply at the next start.
+
+    The figures behind them are in docs/search.md ("Server settings")."""
+    mb = (physical_memory() if memory is None else memory) // 2**20 or 1024
+
+    def clamp(value: int, low: int, high: int) -> int:
+        return max(low, min(high, value))
+
+    return {
+        # PostgreSQL's own default is 100; Django keeps one connection per worker.
+        "max_connections": "100",
+        # PostgreSQL's default (128 MB) holds a tenth of the 1M-passage search
+        # table, so every probe page came from the OS cache (5–7 µs a page instead
+        # of well under 1 µs). A quarter of RAM is the usual rule; at least the
+        # default (so a small machine still starts), at most 4 GB (the search
+        # table and its indexes at 1M passages are ~1.5 GB; the rest stays for
+        # the OS cache, the web workers and other servers on the machine).
+        "shared_buffers": f"{clamp(mb // 4, 128, 4096)}MB",
+        # A planner hint, not an allocation: how much of the data the OS cache
+        # and shared_buffers hold together (half the machine; default 4 GB).
+        "effective_cache_size": f"{clamp(mb // 2, 256, 65536)}MB",
+        # Per sort/hash/bitmap node: the default 4 MB turns the GIN bitmap of a
+        # frequent word (200k+ matches over 160k pages) lossy, and every row of
+        # a lossy page is rechecked. 1/512 of RAM: 4 MB on 2 GB, 32 MB from 16 GB.
+        "work_mem": f"{clamp(mb // 512, 4, 32)}MB",
+        # Index builds (GIN over 1M texts, migrations, the benchmarks' rebuilds).
+        "maintenance_work_mem": f"{clamp(mb // 16, 64, 1024)}MB",
+        # SSD storage and mostly cached data: a random page costs about as much
+        # as a sequential one (the default 4.0 assumes spinning disks and steers
+        # the planner away from index scans).
+        "random_page_cost": "1.1",
+        # JIT compiles a query whose estimated cost passes jit_above_cost, which
+        # costs tens of milliseconds and pays off only for long analytic queries;
+        # the planner's estimates for frequent words pass it, yet every query of
+        # the web app is short (bounded by caps and LIMITs).
+        "jit": "off",
+    }
+
+
+def _server_options() -> str:
+    return " ".join(f"-c {name}={value}" for name, value in server_settings().items())
+
+
 def bin_dir() -> Path:
     # Located without importing the package, whose import has side effects
     # (platformdirs warnings, a lock file) that we do not need.
@@ -167,7 +220,7 @@ def start() -> str:
             "-l",
             str(log),
             "-o",
-            f"-h '' -k {socket_dir()} -c max_connections=100",
+            f"-h '' -k {socket_dir()} {_server_options()}",
             "start",
             timeout=90,
         )

@@ -249,6 +249,8 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTE
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "archive.middleware.client_ip"
+# Lockouts are still logged; the start-up banner on every command is not.
+AXES_VERBOSE = False
 
 # Content-Security-Policy (django-csp 4): same-origin resources only, no inline
 # script anywhere (the admin and the API docs need none), never framed.

@@ -38,10 +38,8 @@ and drops it at the end.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,37 +51,19 @@ from typing import NamedTuple
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+import _common  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
+
 SCRATCH = "bench_pages"
 TARGET_RATIO = 10
-HOST = "127.0.0.1"
+HOST = _common.HOST
 
 
 def _scratch_url() -> tuple[str, str]:
     """(admin URL to create/drop the scratch database, the scratch database URL)."""
-    import dj_database_url
-
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        from archive import embedded_db
-
-        url = embedded_db.start()
-    parts = dj_database_url.parse(url)
-    return _with_database(url, parts["NAME"]), _with_database(url, SCRATCH)
+    return _common.scratch_urls(SCRATCH)
 
 
-def _with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _admin_execute(admin_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        admin_url.replace("postgres://", "postgresql://", 1), autocommit=True
-    ) as c:
-        c.execute(sql)
+_admin_execute = _common.admin_execute
 
 
 def _load_folder(folder: Path) -> int:
@@ -161,63 +141,16 @@ def _synthetic_speech(n_passages: int = 200):
 # ------------------------------------------------------------------ the two clients
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _http_get(port: int, url: str) -> bytes:
-    """One GET over a fresh connection (gunicorn's sync workers do not keep alive)."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
-    try:
-        connection.request("GET", url)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise RuntimeError(f"GET {url} answered {response.status}")
-    return body
+_free_port = _common.free_port
+_http_get = _common.http_get
+_stop_server = _common.stop_server
 
 
 def _start_server(port: int, log_path: Path) -> subprocess.Popen:
     """gunicorn with the project's config, one sync worker, no worker recycling."""
-    env = {
-        **os.environ,
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_MAX_REQUESTS": "0",
-        "HOST": HOST,
-        "PORT": str(port),
-    }
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "archive.wsgi"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            break
-        try:
-            _http_get(port, "/healthz")
-            return server
-        except (OSError, RuntimeError, http.client.HTTPException):
-            time.sleep(0.2)
-    _stop_server(server)
-    raise RuntimeError(f"gunicorn did not start; its log:\n{log_path.read_text()[-3000:]}")
-
-
-def _stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+    return _common.start_server(
+        port, log_path, {"WEB_CONCURRENCY": "1", "GUNICORN_MAX_REQUESTS": "0"}
+    )
 
 
 class Timing(NamedTuple):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from archive import embedded_db
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +52,13 @@ def test_start_stop_reuse_and_recover_from_a_crash(tmp_path: Path):
         # C.UTF-8 database: Chinese punctuation splits lexemes.
         lexemes = psql(var_dir, "SELECT to_tsvector('simple', '建设网络强国，推进自主创新。')")
         assert lexemes == "'建设网络强国':1 '推进自主创新':2"
+        # The server runs with the settings sized for this machine.
+        wanted = embedded_db.server_settings()
+        assert psql(var_dir, "SHOW jit") == "off"
+        assert psql(var_dir, "SHOW random_page_cost") == wanted["random_page_cost"]
+        for name in ("shared_buffers", "work_mem", "effective_cache_size"):
+            size = psql(var_dir, f"SELECT pg_size_bytes(current_setting('{name}'))")
+            assert int(size) == int(wanted[name].removesuffix("MB")) * 2**20, name
         psql(var_dir, "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
 
         assert embedded(var_dir, "stop").returncode == 0
@@ -75,3 +84,14 @@ def test_start_stop_reuse_and_recover_from_a_crash(tmp_path: Path):
         assert psql(var_dir, "SELECT n FROM kept") == "42"
     finally:
         embedded(var_dir, "stop")
+
+
+def test_server_settings_fit_small_and_large_machines():
+    small = embedded_db.server_settings(512 * 2**20)
+    assert small["shared_buffers"] == "128MB"  # PostgreSQL's default: still starts
+    assert small["work_mem"] == "4MB"
+    assert embedded_db.server_settings(4 * 2**30)["shared_buffers"] == "1024MB"
+    large = embedded_db.server_settings(256 * 2**30)
+    assert large["shared_buffers"] == "4096MB"
+    assert large["jit"] == "off"
+    assert embedded_db.physical_memory() > 0
