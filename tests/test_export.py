@@ -61,6 +61,7 @@ def without_publication_time(data: dict) -> dict:
 def native_round_trip(speech: models.Speech, folder) -> tuple[dict, dict]:
     """Export, delete the speech, import the export, export again."""
     first = export_native(speech)
+    os.makedirs(folder, exist_ok=True)
     paths = write_files(folder, first)
     speech.delete()
     [doc] = parse_native_files(paths)
@@ -280,3 +281,36 @@ def test_generated_documents_round_trip(tmp_path_factory, doc):
         first_json, again_json = json_round_trip(speech)
         assert again_json == first_json
         transaction.set_rollback(True)
+
+
+# ---------------------------------------------------------------- every corpus folder
+
+CORPUS_SAMPLE = 3  # speeches per folder, spread evenly over the folder
+
+
+def corpus_sample_documents(corpus_dir: str, seeds_dir: str) -> list[SpeechDocument]:
+    from speeches.importers.corpus import CORPUS_NAMES, corpus_items
+
+    documents = []
+    for folder in [*(os.path.join(corpus_dir, name) for name in CORPUS_NAMES), seeds_dir]:
+        for item in corpus_items(folder, sample=CORPUS_SAMPLE):
+            doc = item.load()
+            if isinstance(doc, SpeechDocument):  # seeds also hold news coverage
+                documents.append(doc)
+    return documents
+
+
+@pytest.mark.django_db
+def test_every_corpus_folder_round_trips(corpus_dir, seeds_dir, tmp_path):
+    """Export → import → export is identical, in both formats, for real speeches
+    from each corpus loader and the DigiChina seed (footnotes, credits, a
+    text-less original)."""
+    documents = corpus_sample_documents(corpus_dir, seeds_dir)
+    assert len(documents) >= 4 * CORPUS_SAMPLE + 1
+    for number, doc in enumerate(documents):
+        speech = import_speech_document(doc).speech
+        first, again = native_round_trip(speech, tmp_path / f"md-{number}")
+        assert again == first, doc.source_path
+        speech = models.Speech.objects.get(slug=doc.slug)
+        first_json, again_json = json_round_trip(speech)
+        assert again_json == first_json, doc.source_path

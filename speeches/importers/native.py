@@ -85,7 +85,10 @@ VERSION_FIELDS = {
     "introduction",
     "corrections",
 }
-REQUIRED_IN_FILE = ("speech", "title", "language")
+REQUIRED_IN_FILE = ("speech", "language")
+# A version with a text needs a title; a text-less one (only its source is
+# recorded, e.g. an original we may not reproduce) may not know it.
+REQUIRED_WITH_TEXT = ("title",)
 REQUIRED_IN_SPEECH = ("speaker", "date")
 
 
@@ -388,6 +391,9 @@ def parse_native_file(path: str) -> _ParsedFile:
     parsed = _ParsedFile(path, meta, lines, paragraphs, footnotes, version, footnote_lines)
     _check_footnotes(parsed)
     version.has_text = bool(paragraphs)
+    for name in REQUIRED_WITH_TEXT if version.has_text else ():
+        if meta.get(name) in (None, ""):
+            raise _error(f"missing required field '{name}'", path, 1)
     return parsed
 
 
