@@ -55,7 +55,7 @@ test: db-start browser-deps
 
 # Each benchmark prints its figures beside a baseline measured in the same run.
 bench: migrate
-	@set -e; for script in benchmarks/*.py; do \
+	@set -e; for script in benchmarks/[!_]*.py; do \
 	  echo "== $$script"; $(PY) $$script; done
 
 # Backups with the server's own pg_dump/pg_restore (archive/backup.py; README, "Backups").

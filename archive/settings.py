@@ -137,6 +137,10 @@ if STATEMENT_TIMEOUT_MS:
     _options["options"] = (
         _options.get("options", "") + f" -c statement_timeout={STATEMENT_TIMEOUT_MS}"
     ).strip()
+# A database host that does not answer at all (down, or cut off by the network)
+# must not hold a web worker until the kernel gives up on TCP (minutes): after
+# 5 s the request fails and answers 503 (archive.middleware.DatabaseGuardMiddleware).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -22,11 +22,12 @@ and drops it at the end.
 * Secondary figure: the same requests through Django's test client in this
   process (full middleware, no network), with the number of SQL queries.
 * Reading pages are measured twice. "cold": before every run an edit changes
-  the first passage's text (a unique suffix, saved like an editor's edit), so
-  the article cache (speeches/reading.py) misses — the first request after an
-  edit; the suffix must then appear on the page. "warm": repeated requests,
-  served from that cache; the warm page must be byte-identical to the page the
-  last cold request rendered.
+  the first passage's text (a unique suffix, saved like an editor's edit); the
+  edit renews the speech's content stamp (migration 0005), so the article
+  cache (speeches/reading.py) misses — the first request after an edit; the
+  suffix must then appear on the page. "warm": repeated requests, served from
+  that cache (one query for the speech, one for the glossary stamp); the warm
+  page must be byte-identical to the page the last cold request rendered.
 * Baseline, same run, same server: a bare `/healthz` request (one `SELECT 1`),
   `--runs` of them right before each page's requests; "× base" is the page's
   median over the median of its own baseline block, so a machine that gets

@@ -198,6 +198,28 @@ def build(target: int) -> dict[str, float]:
     return figures
 
 
+SERVER_SETTINGS = (
+    "shared_buffers",
+    "effective_cache_size",
+    "work_mem",
+    "random_page_cost",
+    "jit",
+    "server_version",
+)
+
+
+def server_settings() -> dict[str, str]:
+    """The settings the figures depend on, as the server runs them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+            [list(SERVER_SETTINGS)],
+        )
+        return dict(cursor.fetchall())
+
+
 def sizes() -> list[tuple[str, int]]:
     from django.db import connection
 
@@ -271,6 +293,8 @@ def main() -> int:
 
     import pages  # the gunicorn helpers of benchmarks/pages.py
 
+    if os.environ.get("DATABASE_URL"):
+        os.environ["BENCH_DATABASE_URL_GIVEN"] = "1"
     admin_url, scratch_url = pages._scratch_url()
     scratch_url = scratch_url.replace(f"/{pages.SCRATCH}", f"/{SCRATCH}")
     reuse = args.reuse and _database_exists(admin_url)
@@ -319,6 +343,19 @@ def main() -> int:
             )
             speaker = cursor.fetchone()[0]
         print(f"Passage texts: {texts:,}")
+        running = server_settings()
+        print("Server: " + ", ".join(f"{k}={running.get(k, '?')}" for k in SERVER_SETTINGS))
+        if not os.environ.get("BENCH_DATABASE_URL_GIVEN"):
+            from archive import embedded_db
+
+            wanted = embedded_db.server_settings()
+            stale = {k: v for k, v in wanted.items() if k in running and running[k] != v}
+            if stale.get("jit") or stale.get("random_page_cost"):
+                print(
+                    "NOTE: the embedded server runs with older settings; restart it "
+                    "(`python -m archive.embedded_db stop`) to measure with "
+                    + ", ".join(f"{k}={v}" for k, v in wanted.items())
+                )
         connection.close()
 
         port = pages._free_port()

@@ -759,3 +759,149 @@ def term_list(request: HttpRequest, page: PageNumber = 1, page_size: PageSize = 
         for t in rows
     ]
     return Status(200, {**links, "items": items})
+
+
+# ------------------------------------------------------------------ search
+
+
+class SearchSpeaker(Schema):
+    slug: str
+    name: str
+
+
+class SearchHitOut(Schema):
+    rank: int
+    score: float = Field(description="Relevance (0 when sorted by date).")
+    passage: str = Field(description="The passage's permanent key.")
+    position: int = Field(description="Paragraph number (¶) in the speech.")
+    version: str
+    language: str
+    text: str
+    snippet: str = Field(
+        description="HTML: the text around the first match, escaped, matches in <mark>."
+    )
+    speech: SpeechRef
+    speaker: SearchSpeaker
+    delivered_on: dt.date
+    date_precision: str
+    url: str = Field(description="The passage's page (to cite).")
+    context_url: str = Field(description="The passage in its speech.")
+
+
+class SearchPage(Schema):
+    query: str
+    count: int = Field(description="Matching passage texts; exact when `count_exact`.")
+    count_exact: bool
+    count_label: str = Field(description="As the site says it: 1,234 / 3,000+ / about 180,000.")
+    ordering: str = Field(description="Why the order is approximate; empty when exact.")
+    also_searched: list[str] = Field(description="Glossary counterparts searched too.")
+    messages: list[str]
+    timed_out: bool = Field(description="The search was too expensive; no items.")
+    page: int
+    pages: int
+    page_size: int
+    next: str | None
+    previous: str | None
+    items: list[SearchHitOut]
+
+
+@api.get(
+    "/search/",
+    response={200: SearchPage, **LIST_ERRORS},
+    url_name="search",
+    summary="Full-text search of the published passages (the /search/ page's engine)",
+)
+def search(
+    request: HttpRequest,
+    q: Annotated[str, Query("", max_length=2000)] = "",
+    speaker: FilterText = None,
+    theme: FilterText = None,
+    collection: FilterText = None,
+    speech: FilterText = None,
+    lang: Annotated[str | None, Query(None, pattern=r"^[A-Za-z]{2,3}$")] = None,
+    kind: Annotated[SpeechKind | None, Query(None)] = None,
+    year_from: Annotated[int | None, Query(None, alias="from", ge=1000, le=2999)] = None,
+    year_to: Annotated[int | None, Query(None, alias="to", ge=1000, le=2999)] = None,
+    sort: Annotated[Literal["relevance", "newest", "oldest"], Query("relevance")] = "relevance",
+    expand: Annotated[bool, Query(True)] = True,
+    page: PageNumber = 1,
+):
+    """The query language of /search/ (words, "phrases", -exclude, OR; Chinese as
+    exact substrings, Traditional = Simplified), the same filters (slugs and
+    codes as in the site's URLs; an unknown one answers 404), 20 results a page,
+    at most 50 pages.
+    `expand=false` searches only what was typed (no glossary counterparts)."""
+    from speeches import search as engine
+
+    values = {
+        "q": q,
+        "speaker": speaker or "",
+        "theme": theme or "",
+        "collection": collection or "",
+        "speech": speech or "",
+        "lang": lang or "",
+        "kind": kind or "",
+        "from": str(year_from or ""),
+        "to": str(year_to or ""),
+        "sort": sort,
+        "expand": "" if expand else "0",
+        "page": str(page),
+    }
+    if page > engine.MAX_PAGES:
+        raise ApiError(404, f"No page {page}: a search has at most {engine.MAX_PAGES}.")
+    try:
+        params = engine.read_params(values)
+    except engine.InvalidSearch as error:  # an unknown speaker, theme, collection or speech
+        raise ApiError(404, str(error)) from error
+    result = engine.run_search(params)
+    if page > result.num_pages:
+        raise ApiError(404, f"No page {page}: there are {result.num_pages}.")
+
+    def link(number: int) -> str:
+        query = request.GET.copy()
+        query["page"] = str(number)
+        return _abs(request, f"{request.path}?{query.urlencode()}")
+
+    items = []
+    for rank, hit in enumerate(result.hits, start=result.start_rank):
+        pt, speech_obj = hit.passage_text, hit.speech
+        items.append(
+            {
+                "rank": rank,
+                "score": round(hit.score, 6),
+                "passage": hit.passage.key,
+                "position": hit.passage.position,
+                "version": pt.version.code,
+                "language": pt.version.language,
+                "text": pt.text,
+                "snippet": str(hit.snippet),
+                "speech": {
+                    "slug": speech_obj.slug,
+                    "title": speech_obj.title,
+                    "url": _abs(request, speech_obj.get_absolute_url()),
+                    "api_url": _speech_api_url(request, speech_obj.slug),
+                },
+                "speaker": {"slug": speech_obj.speaker.slug, "name": speech_obj.speaker.name},
+                "delivered_on": speech_obj.delivered_on,
+                "date_precision": speech_obj.date_precision,
+                "url": _abs(request, hit.passage_url),
+                "context_url": _abs(request, hit.context_url),
+            }
+        )
+    body = {
+        "query": params.q,
+        "count": min(result.total, result.cap) if result.capped else result.total,
+        "count_exact": not result.capped,
+        "count_label": result.total_label,
+        "ordering": result.approximate,
+        "also_searched": result.expansion_labels,
+        "messages": result.messages,
+        "timed_out": result.timed_out,
+        "page": page,
+        "pages": result.num_pages,
+        "page_size": engine.PAGE_SIZE,
+        "next": link(page + 1) if page < result.num_pages else None,
+        "previous": link(page - 1) if page > 1 else None,
+        "items": items,
+    }
+    return Status(200, body)

@@ -208,6 +208,10 @@ class Speech(TimeStamped):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    # Bumped by PostgreSQL triggers (migration 0005) on any change to a row the
+    # reading page shows; the page's cache key (speeches/reading.py). Never
+    # written by hand: whatever save() sends, the triggers decide.
+    content_version = models.BigIntegerField(default=0, editable=False)
 
     objects = SpeechQuerySet.as_manager()
     history = HistoricalRecords(
@@ -216,6 +220,7 @@ class Speech(TimeStamped):
             "search_title_tokens",
             "search_title_source",
             "search_vector",
+            "content_version",
         ]
     )
 

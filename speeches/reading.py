@@ -11,11 +11,12 @@ two versions, with notes, highlights, themes and glossary links), so:
 * its passage rows and notes are built as strings in Python
   (`render_reading_body`), not walked by the template engine, from plain value
   rows (`body_sources`) rather than model instances;
-* the whole article but the citation is cached (`reading_article`), keyed on a
-  digest of every database row it shows, computed by PostgreSQL in one query
-  (`content_digest`), plus the speech, speaker and version rows the request
-  loaded anyway. An edit of any kind shows on the very next request; nothing
-  needs invalidating, old entries just expire.
+* the whole article but the citation is cached (`reading_article`), keyed on
+  the speech's content stamp, which PostgreSQL triggers renew on any change to
+  a row the page shows (migration 0005), and on the glossary's stamp. An edit
+  of any kind — save(), QuerySet.update(), the importer's bulk INSERTs, raw
+  SQL — shows on the very next request; nothing needs invalidating, old
+  entries just expire.
 
 Passage text is plain text. It is escaped first; then we add, in this order of
 precedence (spans never overlap, and a span never cuts a footnote marker):
@@ -145,15 +146,16 @@ class TermMatcher:
                 other.append(form)
         zh.sort(key=len, reverse=True)
         other.sort(key=len, reverse=True)
+        # How many terms each pattern can find: once all are found, stop looking.
+        self._n_zh = len({id(self._by_form[form]) for form in zh})
+        self._n_other = len({id(self._by_form[form.lower()]) for form in other})
+        self._link_open: dict[int, str] = {}
         self._zh = re.compile("|".join(map(re.escape, zh))) if zh else None
-        self._other = (
-            re.compile(
-                r"(?<![\w-])(" + "|".join(map(re.escape, other)) + r")(?:s|es)?(?![\w-])",
-                re.IGNORECASE,
-            )
-            if other
-            else None
-        )
+        self._other = _english_pattern(other, re.IGNORECASE) if other else None
+        # The same over lowercased forms, for lowercased texts: a case-sensitive
+        # alternation is several times faster than an IGNORECASE one.
+        lowered = sorted(dict.fromkeys(form.lower() for form in other), key=len, reverse=True)
+        self._other_lowered = _english_pattern(lowered, 0) if other else None
 
     def url(self, term: Term) -> str:
         # One reverse() per page, not per occurrence: the reading page links hundreds.
@@ -161,25 +163,44 @@ class TermMatcher:
             self._url_pattern = reverse("speeches:term", kwargs={"slug": "SLUG"})
         return self._url_pattern.replace("SLUG", term.slug)
 
+    def link_open(self, term: Term) -> str:
+        """The escaped `<a class="term" …>` for a term, built once per term."""
+        tag = self._link_open.get(id(term))
+        if tag is None:
+            tag = (
+                f'<a class="term" href="{html_escape(self.url(term))}" '
+                f'title="{html_escape(term_title(term))}">'
+            )
+            self._link_open[id(term)] = tag
+        return tag
+
     def find(self, text: str, language: str) -> list[tuple[int, int, Term]]:
         """Non-overlapping (start, end, term), first occurrence of each term only."""
         found: list[tuple[int, int, Term]] = []
-        seen: set[int] = set()
-        if is_chinese(language):
-            if self._zh is None:
-                return found
-            for match in self._zh.finditer(text):
-                term = self._by_form[match.group(0)]
-                if term.pk not in seen:
-                    seen.add(term.pk)
-                    found.append((match.start(), match.end(), term))
-        elif self._other is not None:
-            for match in self._other.finditer(text):
-                term = self._by_form[match.group(1).lower()]
-                if term.pk not in seen:
-                    seen.add(term.pk)
-                    found.append((match.start(), match.end(), term))
+        seen: set[int] = set()  # id() of the terms: cheaper than the pk property
+        chinese = is_chinese(language)
+        pattern, total = (self._zh, self._n_zh) if chinese else (self._other, self._n_other)
+        if pattern is None:
+            return found
+        if not chinese:
+            lowered = text.lower()
+            if len(lowered) == len(text):  # one character for one: the offsets hold
+                pattern, text = self._other_lowered, lowered
+        for match in pattern.finditer(text):
+            term = self._by_form[match.group(0) if chinese else match.group(1).lower()]
+            if id(term) not in seen:
+                seen.add(id(term))
+                found.append((match.start(), match.end(), term))
+                if len(seen) == total:  # the rest could only repeat a term
+                    break
         return found
+
+
+def _english_pattern(forms: list[str], flags: int) -> re.Pattern:
+    """Any of the forms as a whole word, plural -s/-es allowed (longest form first)."""
+    return re.compile(
+        r"(?<![\w-])(" + "|".join(map(re.escape, forms)) + r")(?:s|es)?(?![\w-])", flags
+    )
 
 
 def term_title(term: Term) -> str:
@@ -207,6 +228,8 @@ def _cuts_marker(start: int, end: int, markers: list[tuple[int, int]]) -> bool:
 
 def _plain(text: str, *, code: str, notes: set[int], seen_refs: set[tuple[str, int]]) -> str:
     """Escape a run of text; turn its footnote markers and Markdown links into links."""
+    if "[" not in text:  # no token can start: most runs (a hot path of the reading page)
+        return html_escape(text).replace("\n", "<br>\n")
     out: list[str] = []
     last = 0
     for match in TOKEN.finditer(text):
@@ -248,7 +271,7 @@ def render_text(
     """One passage's text in one version as safe HTML (see the module docstring)."""
     seen_refs = set() if seen_refs is None else seen_refs
     code = html_escape(code)  # goes into id and href attributes
-    markers = [(m.start(), m.end()) for m in TOKEN.finditer(text)]
+    markers = [(m.start(), m.end()) for m in TOKEN.finditer(text)] if "[" in text else []
     spans: list[_Span] = []
     for annotation in annotations:
         if annotation.is_orphaned:
@@ -274,16 +297,7 @@ def render_text(
         for start, end, term in matcher.find(text, language):
             if _overlaps(start, end, spans) or _overlaps(start, end, marker_spans):
                 continue
-            href = matcher.url(term)
-            spans.append(
-                _Span(
-                    start,
-                    end,
-                    f'<a class="term" href="{html_escape(href)}" '
-                    f'title="{html_escape(term_title(term))}">',
-                    "</a>",
-                )
-            )
+            spans.append(_Span(start, end, matcher.link_open(term), "</a>"))
     spans.sort(key=lambda span: span.start)
     out: list[str] = []
     position = 0
@@ -410,9 +424,8 @@ class AnnotationRow(NamedTuple):
 def body_sources(speech: Speech, shown_ids: list[int]) -> dict[str, QuerySet]:
     """Every row the passage rows and the notes are built from, as value querysets.
 
-    The renderer reads exactly these, and the cache key digests exactly these
-    (`page_digest`), so nothing the body shows can change without the key
-    changing. Add a source here, never a query elsewhere in the renderer."""
+    The renderer reads exactly these. A new source needs its table in the
+    content-stamp triggers (migration 0005), or the cached page goes stale."""
     return {
         "passages": Passage.objects.filter(speech=speech)
         .order_by("position", "pk")
@@ -437,13 +450,55 @@ def body_sources(speech: Speech, shown_ids: list[int]) -> dict[str, QuerySet]:
     }
 
 
+# Stand-ins for the speech's and the shown versions' primary keys (real ones
+# are positive) in the body queries compiled once per process.
+_SPEECH_PLACEHOLDER = -1_000_001
+_VERSION_PLACEHOLDERS = (-2_000_001, -2_000_002)
+
+
+@functools.cache
+def _compiled_body_sources(n_shown: int) -> dict[str, tuple[str, tuple] | None]:
+    """body_sources() for a speech showing `n_shown` versions, compiled to SQL
+    once per process: compiling the seven querysets costs about as much Python
+    time as PostgreSQL takes to run them, and only the primary keys change.
+    None stands for a source that cannot have rows (no version shown)."""
+    speech = Speech(pk=_SPEECH_PLACEHOLDER)
+    compiled: dict[str, tuple[str, tuple] | None] = {}
+    for name, queryset in body_sources(speech, list(_VERSION_PLACEHOLDERS[:n_shown])).items():
+        try:
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:  # version_id__in=[]
+            compiled[name] = None
+        else:
+            compiled[name] = (sql, tuple(params))
+    return compiled
+
+
+def fetch_body_sources(speech: Speech, shown_ids: list[int]) -> dict[str, list[tuple]]:
+    """The rows of body_sources(), by the precompiled queries. Their columns
+    need no conversion from the database (text, integers, booleans), so the
+    rows are what values_list() would give."""
+    stand_ins = _VERSION_PLACEHOLDERS[: len(shown_ids)]
+    real = {_SPEECH_PLACEHOLDER: speech.pk, **dict(zip(stand_ins, shown_ids, strict=True))}
+    rows: dict[str, list[tuple]] = {}
+    with connection.cursor() as cursor:
+        for name, compiled in _compiled_body_sources(len(shown_ids)).items():
+            if compiled is None:
+                rows[name] = []
+                continue
+            sql, params = compiled
+            cursor.execute(sql, [real.get(p, p) if type(p) is int else p for p in params])
+            rows[name] = cursor.fetchall()
+    return rows
+
+
 def _terms(rows: list[tuple]) -> list[Term]:
     # Unsaved instances: TermMatcher reads attributes and variant_list().
     return [Term(**dict(zip(TERM_FIELDS, row, strict=True))) for row in rows]
 
 
 def render_reading_body(
-    sources: dict[str, QuerySet],
+    sources: dict[str, Iterable[tuple]],
     *,
     versions: list[Version],
     shown: list[Version],
@@ -482,6 +537,19 @@ def render_reading_body(
     passage_url = reverse("speeches:passage", kwargs={"key": "KEY"})
     origin = html_escape(origin)
     seen_refs: set[tuple[str, int]] = set()
+    # What each shown version's cells share, worked out once instead of per row.
+    cells = [
+        _CellParts(
+            pk=version.pk,
+            code=version.code,
+            language=version.language,
+            notes=notes_by_version[version.pk],
+            open=_cell_open(version, parallel=parallel, missing=False),
+            missing=_cell_open(version, parallel=parallel, missing=True)
+            + '<p class="no-text" lang="en">(No text in this version.)</p></div>',
+        )
+        for version in shown
+    ]
     out: list[str] = []
     previous_turn = ""
     for pk, key, position, turn_speaker in passages:
@@ -500,22 +568,23 @@ def render_reading_body(
             f'Copy link<span class="visually-hidden"> to ¶{position}</span></button></div>\n'
         )
         passage_annotations = annotations.get(pk, [])
-        for version in shown:
-            text = texts.get((pk, version.pk))
-            out.append(_cell_open(version, parallel=parallel, missing=text is None))
+        for cell in cells:
+            text = texts.get((pk, cell.pk))
             if text is None:
-                out.append('<p class="no-text" lang="en">(No text in this version.)</p></div>')
+                out.append(cell.missing)
                 continue
             html = render_text(
                 text,
-                code=version.code,
-                language=version.language,
-                notes=notes_by_version[version.pk],
-                annotations=[a for a in passage_annotations if a.version_id == version.pk],
+                code=cell.code,
+                language=cell.language,
+                notes=cell.notes,
+                annotations=[a for a in passage_annotations if a.version_id == cell.pk]
+                if passage_annotations
+                else [],
                 matcher=matcher,
                 seen_refs=seen_refs,
             )
-            out.append(f"<p>{html}</p></div>")
+            out.append(f"{cell.open}<p>{html}</p></div>")
         passage_themes = themes.get(pk)
         if passage_themes or passage_annotations:
             out.append('\n<div class="row-extra">')
@@ -527,6 +596,15 @@ def render_reading_body(
         out.append("\n</div>\n")
     rows_html = mark_safe("".join(out))  # every database value above was escaped
     return rows_html, _notes_html(footnotes, shown)
+
+
+class _CellParts(NamedTuple):
+    pk: int
+    code: str
+    language: str
+    notes: set[int]
+    open: str  # the cell's opening markup when the passage has a text in this version
+    missing: str  # the whole cell when it has none
 
 
 def _cell_open(version: Version, *, parallel: bool, missing: bool) -> str:
@@ -555,7 +633,7 @@ def _annotations_html(annotations: list[AnnotationRow], language_of: dict[int, s
 
 def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
     """The notes of the shown versions, one list per version, in the order shown."""
-    kind_label = dict(Footnote.Kind.choices)
+    kind_label = {kind: html_escape(str(label)) for kind, label in Footnote.Kind.choices}
     out: list[str] = []
     for version in shown:
         notes = [f for f in footnotes if f[0] == version.pk]
@@ -570,7 +648,7 @@ def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
             f'{original}</h3>\n<ol class="footnotes">'
         )
         for _, number, kind, body, passage_id in notes:
-            label = html_escape(str(kind_label.get(kind, kind)))
+            label = kind_label.get(kind) or html_escape(kind)
             out.append(
                 f'<li id="fn-{code}-{number}" value="{number}">\n'
                 f'<span class="note-kind" lang="en">{label}.</span>\n'
@@ -590,15 +668,14 @@ def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
 # ------------------------------------------------------------------ the page and its cache
 
 # Bump when the markup the reading page caches changes (render_reading_body(),
-# includes/_reading_body.html): a shared cache (memcached) outlives a deploy,
-# and the key sees data, not code.
-BODY_CACHE_VERSION = 1
+# includes/_reading_body.html, the template filters they use): a shared cache
+# (memcached) outlives a deploy, and the key sees data, not code.
+BODY_CACHE_VERSION = 2
 BODY_CACHE_SECONDS = 60 * 60 * 24
 
 
 def article_sources(speech: Speech) -> dict[str, QuerySet]:
-    """The rest of what the cached article shows, as model querysets for the
-    template; their digest reads every column (`values_list()`)."""
+    """The rest of what the cached article shows, as model querysets for the template."""
     return {
         "corrections": Correction.objects.filter(version__speech=speech)
         .prefetch_related(Prefetch("passages", queryset=Passage.objects.order_by("position")))
@@ -609,112 +686,62 @@ def article_sources(speech: Speech) -> dict[str, QuerySet]:
     }
 
 
-def _digested(speech: Speech, shown_ids: list[int]) -> list[QuerySet]:
-    correction_passages = Correction.passages.through.objects.filter(
-        correction__version__speech=speech
-    ).values_list("correction_id", "passage__key", "passage__position")
-    return [
-        *body_sources(speech, shown_ids).values(),
-        *(queryset.values_list() for queryset in article_sources(speech).values()),
-        correction_passages,
-    ]
+class Stamps(NamedTuple):
+    """What the cached article depends on besides code and the request: the
+    speech's content stamp and the glossary's (migration 0005 keeps both)."""
+
+    speech: int
+    glossary: int
 
 
-def content_digest(querysets: Iterable[QuerySet]) -> str:
-    """An md5 of every row the querysets return, computed by PostgreSQL in one query.
+# The glossary's stamp: one row, kept by triggers on speeches_term.
+GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
+# Both stamps as the current snapshot has them.
+STAMPS_SQL = f"SELECT content_version, ({GLOSSARY_STAMP_SQL}) FROM speeches_speech WHERE id = %s"
 
-    Each row is cast to text (`r::text`, every column), rows are sorted (their
-    order comes from columns such as `position`, which are in the rows) and
-    hashed per source. Any insert, update or delete that changes a value the
-    page reads changes the digest — including bulk_update() and
-    QuerySet.update(), which leave `updated_at` alone (the re-import writer and
-    services use both), and deletions, which no max(updated_at) can see.
-    PostgreSQL still reads the rows, but answers with 32 characters instead of
-    sending hundreds of texts for Python to turn into objects."""
-    sql, params = _digest_query(querysets)
+
+def glossary_stamp() -> int | None:
+    """The glossary's stamp; None (then nothing is cached) if its row is missing."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
+        cursor.execute(GLOSSARY_STAMP_SQL)
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
-def _digest_query(querysets: Iterable[QuerySet]) -> tuple[str, list]:
-    selects: list[str] = []
-    params: list = []
-    for queryset in querysets:
-        try:
-            sql, query_params = queryset.order_by().query.sql_with_params()
-        except EmptyResultSet:  # e.g. version_id__in=[]: no rows, nothing to digest
-            selects.append("''")
-            continue
-        selects.append(
-            f"(SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) FROM ({sql}) r)"
-        )
-        params.extend(query_params)
-    return f"SELECT md5(concat_ws(',', {', '.join(selects)}))", params
-
-
-# Stand-ins for the speech's and the shown versions' primary keys (real ones
-# are positive) in the digest query compiled once per process.
-_SPEECH_PLACEHOLDER = -1_000_001
-_VERSION_PLACEHOLDERS = (-2_000_001, -2_000_002)
-
-
-@functools.cache
-def _compiled_digest(n_shown: int) -> tuple[str, tuple]:
-    """The page digest query for a speech showing `n_shown` versions, compiled
-    once: building and compiling its twelve querysets costs more Python time
-    than PostgreSQL takes to run it, and only the primary keys change."""
-    speech = Speech(pk=_SPEECH_PLACEHOLDER)
-    sql, params = _digest_query(_digested(speech, list(_VERSION_PLACEHOLDERS[:n_shown])))
-    return sql, tuple(params)
-
-
-def page_digest(speech: Speech, shown_ids: list[int]) -> str:
-    """content_digest() of everything the cached article shows (`_digested`)."""
-    sql, params = _compiled_digest(len(shown_ids))
-    stand_ins = _VERSION_PLACEHOLDERS[: len(shown_ids)]
-    real = {_SPEECH_PLACEHOLDER: speech.pk, **dict(zip(stand_ins, shown_ids, strict=True))}
+def _current_stamps(speech_pk: int) -> Stamps | None:
     with connection.cursor() as cursor:
-        cursor.execute(sql, [real.get(p, p) if type(p) is int else p for p in params])
-        return cursor.fetchone()[0]
+        cursor.execute(STAMPS_SQL, [speech_pk])
+        row = cursor.fetchone()
+    return None if row is None or row[1] is None else Stamps(*row)
 
 
-def _loaded_values(instance) -> tuple:
-    """Every loaded column of a model instance (deferred ones would cost a query)."""
-    deferred = instance.get_deferred_fields()
-    return tuple(
-        getattr(instance, field.attname)
-        for field in instance._meta.concrete_fields
-        if field.attname not in deferred
-    )
+def _versions_key(speech: Speech, stamps: Stamps) -> str:
+    return f"reading-versions:{BODY_CACHE_VERSION}:{speech.pk}:{stamps.speech}"
 
 
-def _cache_key(
-    speech: Speech, versions: list[Version], shown: list[Version], origin: str, digest: str
+def _article_key(
+    speech: Speech, stamps: Stamps, view: str, shown: list[Version], origin: str
 ) -> str:
-    """The digest plus what this request loaded itself and the article shows:
-    the speech, its speaker and its versions (every loaded column), which
-    versions are shown, and the origin in the copy-link buttons. The speech's
-    status is among its columns: a body is never reused across a publication
-    change, even an identical one."""
-    facts = repr(
-        (
-            _loaded_values(speech),
-            _loaded_values(speech.speaker),
-            [_loaded_values(v) for v in versions],
-            [v.pk for v in shown],
-            origin,
-            digest,
-        )
+    """Everything the cached article depends on: the speech (its content stamp
+    covers every row the page shows, its status included), the glossary stamp,
+    the layout and the versions shown, the origin in the copy-link buttons and
+    the markup's version. The status is there for the reader: a draft is never
+    served from the cache (the view answers 404 first), and a status change
+    takes a new content stamp anyway."""
+    shown_ids = ",".join(str(v.pk) for v in shown)
+    # The origin comes from the Host header (ALLOWED_HOSTS-checked); hashed, it
+    # stays short and safe as a memcached key.
+    host = hashlib.blake2b(origin.encode(), digest_size=8).hexdigest()
+    return (
+        f"reading-page:{BODY_CACHE_VERSION}:{speech.pk}:{speech.status}:{stamps.speech}:"
+        f"{stamps.glossary}:{view}:{shown_ids}:{host}"
     )
-    hashed = hashlib.sha256(facts.encode()).hexdigest()
-    return f"reading-page:{BODY_CACHE_VERSION}:{speech.pk}:{hashed}"
 
 
 @contextmanager
 def _one_snapshot() -> Iterator[None]:
     """Every query inside reads one snapshot of the database (REPEATABLE READ,
-    read only), so an article and the digest it is stored under describe the
+    read only), so an article and the stamps it is stored under describe the
     same data even when an edit commits halfway through the rendering. Inside
     an outer transaction (ATOMIC_REQUESTS, tests) that transaction decides."""
     if connection.in_atomic_block:
@@ -726,7 +753,7 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def _cache_get(key: str) -> bytes | None:
+def _cache_get(key: str):
     try:
         return cache.get(key)
     except Exception:  # any cache backend failure: render instead, but say so
@@ -734,7 +761,7 @@ def _cache_get(key: str) -> bytes | None:
         return None
 
 
-def _cache_set(key: str, value: bytes) -> None:
+def _cache_set(key: str, value) -> None:
     try:
         cache.set(key, value, BODY_CACHE_SECONDS)
     except Exception:  # as above: a broken cache must not break reading
@@ -744,7 +771,29 @@ def _cache_set(key: str, value: bytes) -> None:
 @dataclass
 class ReadingArticle:
     versions: list[Version]  # for the citation, which the view builds per request
-    html: SafeString  # everything in <article> but the citation
+    body: bytes  # everything in <article> but the citation, UTF-8
+
+    @property
+    def html(self) -> SafeString:
+        # Safe: the body only ever comes from the template and the renderers
+        # above (directly or through the cache), which escape every value.
+        return mark_safe(self.body.decode())
+
+
+# Where the view's template puts the article: the page is rendered around this
+# marker and the article's bytes spliced in (`splice_article`), so 450 KB of
+# cached HTML is not decoded, copied through the template engine and encoded
+# again on every request. Nothing else on the page can look like it: every
+# other value there is escaped, and escaped text has no "<".
+ARTICLE_SLOT = mark_safe("<!-- reading-article -->")
+
+
+def splice_article(content: bytes, article: ReadingArticle) -> bytes:
+    """The rendered page `content` with the article in place of ARTICLE_SLOT."""
+    head, slot, tail = content.partition(ARTICLE_SLOT.encode())
+    if not slot:
+        raise ValueError("The page has no article slot.")
+    return b"".join((head, article.body, tail))
 
 
 def reading_article(
@@ -752,35 +801,47 @@ def reading_article(
 ) -> ReadingArticle:
     """The reading page's article, from the cache when nothing it shows has changed.
 
-    A hit costs two queries: the versions and the digest.
-    A miss renders in one snapshot and stores the article under that snapshot's
-    digest, so the first request after an edit — any edit: a text, a footnote,
-    an annotation, a theme on a passage or a theme's name, a redirect, a
-    glossary term, a correction, coverage — misses and shows it. `origin` is
-    the request's scheme://host, for the copy-link buttons."""
-    versions = list(speech.versions.all())
-    text_versions = [v for v in versions if v.has_text]
-    view, shown = choose_versions(text_versions, view=view, left=left, right=right)
-    shown_ids = [v.pk for v in shown]
-    key = _cache_key(speech, versions, shown, origin, page_digest(speech, shown_ids))
-    compressed = _cache_get(key)
-    if compressed is not None:
-        html = zlib.decompress(compressed).decode()
-    else:
-        with _one_snapshot():
-            digest = page_digest(speech, shown_ids)
-            page = build_reading_page(
-                speech, versions=versions, view=view, shown=shown, origin=origin
-            )
-            html = render_to_string("includes/_reading_body.html", {"speech": speech, "page": page})
+    `speech` is a published speech with its speaker, as the view loaded it
+    (every column, content_version included). A hit costs one query, the
+    glossary stamp, and two cache reads: the speech's versions (for the
+    pickers, the layout and the citation) and the article. A miss renders in
+    one snapshot and stores both, unless an edit committed since the view
+    loaded the speech (its stamp moved): that rendering is served, not stored.
+    `origin` is the request's scheme://host, for the copy-link buttons."""
+    glossary = glossary_stamp()
+    stamps = None if glossary is None else Stamps(speech.content_version, glossary)
+    if stamps is not None:
+        versions = _cache_get(_versions_key(speech, stamps))
+        if versions is not None:
+            chosen, shown = _choose(versions, view=view, left=left, right=right)
+            compressed = _cache_get(_article_key(speech, stamps, chosen, shown, origin))
+            if compressed is not None:
+                return ReadingArticle(versions=versions, body=zlib.decompress(compressed))
+    with _one_snapshot():
+        current = _current_stamps(speech.pk)
+        versions = list(speech.versions.all())
+        chosen, shown = _choose(versions, view=view, left=left, right=right)
+        page = build_reading_page(
+            speech, versions=versions, view=chosen, shown=shown, origin=origin
+        )
+        html = render_to_string("includes/_reading_body.html", {"speech": speech, "page": page})
+    body = html.encode()
+    if stamps is not None and current == stamps:
+        _cache_set(_versions_key(speech, stamps), versions)
         # Compressed: a 200-passage article is ~450 KB of very repetitive HTML
-        # (5-25× smaller, ~0.5 ms each way), and every gunicorn worker keeps its
-        # own LocMemCache (memcached also refuses values over 1 MB).
-        key = _cache_key(speech, versions, shown, origin, digest)
-        _cache_set(key, zlib.compress(html.encode(), 1))
-    # Safe: the cache only ever holds the output of the template and the
-    # renderers above, which escape every value.
-    return ReadingArticle(versions=versions, html=mark_safe(html))
+        # (5-25× smaller, ~0.5 ms each way), every gunicorn worker keeps its
+        # own LocMemCache, and memcached refuses values over 1 MB.
+        _cache_set(
+            _article_key(speech, stamps, chosen, shown, origin),
+            zlib.compress(body, 1),
+        )
+    return ReadingArticle(versions=versions, body=body)
+
+
+def _choose(
+    versions: list[Version], *, view: str | None, left: str | None, right: str | None
+) -> tuple[str, list[Version]]:
+    return choose_versions([v for v in versions if v.has_text], view=view, left=left, right=right)
 
 
 def build_reading_page(
@@ -788,7 +849,10 @@ def build_reading_page(
 ) -> ReadingPage:
     """Everything the article shows, in a constant number of queries (uncached)."""
     rows_html, notes_html = render_reading_body(
-        body_sources(speech, [v.pk for v in shown]), versions=versions, shown=shown, origin=origin
+        fetch_body_sources(speech, [v.pk for v in shown]),
+        versions=versions,
+        shown=shown,
+        origin=origin,
     )
     parts = article_sources(speech)
     version_by_id = {v.pk: v for v in versions}

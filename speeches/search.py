@@ -20,7 +20,11 @@ Design and measurements: docs/search.md and ../shared/research/search.md.
   queries, rank the newest WINDOW matches found by walking the date index
   (stops early because matches are dense); for phrase queries, rank the first
   PHRASE_WINDOW matches of the bitmap scan. Both are labelled approximate. The
-  branch is chosen from the probe's real count, never from planner estimates.
+  branch is chosen from the probe's real count. One exception, for one-word
+  queries that ANALYZE's statistics say are far beyond CAP: the probe itself
+  walks the date index to the newest WINDOW matches instead of building a GIN
+  bitmap of every match (see _walks); a wrong estimate falls back to the
+  bitmap, so the statistics choose a plan, never the results.
 * Safety. The whole search runs in one transaction with a local
   statement_timeout; a cancelled query becomes a friendly message.
 """
@@ -31,6 +35,7 @@ import csv
 import datetime as dt
 import html
 import io
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -44,7 +49,7 @@ from taggit.models import Tag
 
 from speeches import textnorm
 from speeches.citation import human_date
-from speeches.models import Collection, PassageText, Speaker, Speech, Term
+from speeches.models import Collection, Passage, PassageText, Speaker, Speech, Term, Version
 
 PAGE_SIZE = 20
 # Exact counts, facets and ranking up to CAP matches. The probe that counts
@@ -63,6 +68,15 @@ TITLE_MATCHES = 5
 PASSAGES_PER_GROUP = 3
 SNIPPET_CHARS = 320
 RANK_FLAGS = 1 | 32  # divide by 1 + log(length); scale into [0, 1)
+
+# Frequent words (docs/search.md, "Bounded work"): a one-lexeme query that
+# PostgreSQL's statistics say matches far more than CAP rows walks the date
+# index instead of building a GIN bitmap of every match. One walk step (index
+# entry, heap row, match test) costs about WALK_COST_RATIO bitmap entries
+# (measured at 1M: 0.75 µs against 0.19 µs); a walk visits at most WALK_SLACK
+# times the rows the estimate predicts before it gives up for the bitmap.
+WALK_COST_RATIO = 4
+WALK_SLACK = 4
 
 SORTS = ("relevance", "newest", "oldest")
 TIMEOUT_MS = getattr(settings, "SEARCH_STATEMENT_TIMEOUT_MS", 3000)
@@ -530,6 +544,33 @@ class Hit:
         }
         return self.row
 
+    def html(self, *, compact: bool = False) -> SafeString:
+        """The result's list item, built in Python from escaped values: the
+        template engine resolving a dozen variables per hit cost about 1 ms a
+        page (docs/search.md, "Measured")."""
+        r = {k: v if k == "snippet" else html.escape(str(v)) for k, v in self.row.items()}
+        links = (
+            f'<a href="{r["context_url"]}">in context</a> · '
+            f'<a href="{r["passage_url"]}" title="Permanent link to cite">cite ¶</a>'
+        )
+        meta = f"¶{r['position']} · {r['language_name']} · {links}"
+        head = ""
+        if not compact:
+            head = f'<p class="hit-title"><a href="{r["speech_url"]}">{r["title"]}</a></p>'
+            meta = f'{r["speaker"]} · <time datetime="{r["date_iso"]}">{r["date"]}</time> · {meta}'
+        return mark_safe(  # every value above is escaped; the snippet was built escaped
+            f'<li class="search-hit">{head}<p class="hit-snippet" lang="{r["language"]}">'
+            f'{r["snippet"]}</p><p class="hit-meta">{meta}</p></li>'
+        )
+
+    @property
+    def full_html(self) -> SafeString:
+        return self.html()
+
+    @property
+    def compact_html(self) -> SafeString:
+        return self.html(compact=True)
+
     @property
     def passage(self):
         return self.passage_text.passage
@@ -547,11 +588,37 @@ class Hit:
         return _url("speeches:speech", slug=self.speech.slug) + f"#p-{self.passage.key}"
 
 
+def _round_figure(n: int) -> int:
+    """Two significant figures: 182,781 → 180,000 (an estimate, said as one)."""
+    if n < 100:
+        return n
+    scale = 10 ** (len(str(n)) - 2)
+    return round(n / scale) * scale
+
+
 @dataclass
 class Group:
     speech: Speech
     hits: int
     best: list[Hit]
+
+    def html(self, query: str) -> SafeString:
+        """The group's list item (like Hit.html); `query` is the page's state."""
+        from speeches.templatetags.archive import speech_iso_date
+
+        speech = self.speech
+        title, slug = html.escape(speech.title), html.escape(speech.slug)
+        url = _url("speeches:speech", slug=speech.slug)
+        date = human_date(speech.delivered_on, speech.date_precision)
+        plural = "" if self.hits == 1 else "s"
+        return mark_safe(  # every value is escaped; the hits' html is built escaped
+            f'<li class="search-group"><h3><a href="{html.escape(url)}">{title}</a> '
+            f'<span class="hit-count">{self.hits} passage{plural}</span></h3>'
+            f'<p class="hit-meta">{html.escape(speech.speaker.name)} · '
+            f'<time datetime="{speech_iso_date(speech)}">{html.escape(date)}</time> · '
+            f'<a href="?{html.escape(query)}&amp;speech={slug}">search in this speech</a></p>'
+            f"<ul>{''.join(hit.html(compact=True) for hit in self.best)}</ul></li>"
+        )
 
 
 @dataclass
@@ -576,6 +643,8 @@ class SearchResult:
     cap: int = CAP
     total_speeches: int = 0
     capped: bool = False
+    estimate: int = 0  # beyond the cap: PostgreSQL's estimate of the matches (0: none)
+    sampled: str = ""  # "newest" when facets count the newest matches, not the first found
     approximate: str = ""  # why the ranking is approximate ("" when exact)
     expansions: list[Expansion] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -586,9 +655,18 @@ class SearchResult:
 
     @property
     def total_label(self) -> str:
+        if self.capped and self.estimate > self.cap:
+            return f"about {_round_figure(self.estimate):,}"
         if self.capped:
             return f"{self.cap:,}+"
         return f"{self.total:,}"
+
+    @property
+    def sample_label(self) -> str:
+        """What the facet counts were taken over (when not every match)."""
+        if self.sampled:
+            return f"the {WINDOW:,} newest matches"
+        return f"the first {self.cap:,} matches found"
 
     @property
     def cap_label(self) -> str:
@@ -675,6 +753,11 @@ class SearchResult:
         return out
 
     @property
+    def groups_html(self) -> SafeString:
+        query = self.params.as_query()
+        return mark_safe("".join(group.html(query) for group in self.groups))  # built escaped
+
+    @property
     def expansion_labels(self) -> list[str]:
         return [form for e in self.expansions for form in e.added]
 
@@ -688,14 +771,45 @@ class _Compiled:
     q_other: str  # tsquery text for the other rows
     q_en_positive: str  # without exclusions: for highlighting
     q_near: str = ""  # the typed English words as one phrase: a proximity boost
+    # ANALYZE's statistics for one-lexeme queries (see _walks): the share of
+    # rows holding each lexeme, the share of English rows, the table's rows.
+    lexeme_share: dict[str, float] = field(default_factory=dict)
+    en_share: float = 0.0
+    rows: float = 0.0
 
     @property
     def has_phrase(self) -> bool:
         return "<" in self.q_en or "<" in self.q_other
 
 
-def _compile(parsed: ParsedQuery) -> _Compiled:
-    """Let PostgreSQL build the tsqueries from parameters (one round trip)."""
+# ANALYZE's most common lexemes of the search column (their share of rows), the
+# share of English rows, and the table's size: what the planner itself reads
+# to estimate a match. Read only for one-lexeme queries without filters.
+_STATS_SQL = """
+json_build_object(
+  'lexemes', (SELECT json_object_agg(m.lex, m.f)
+       FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
+            AS m(lex, f)
+      WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
+        AND s.attname = 'search_vector'
+        AND m.lex = ANY(tsvector_to_array(to_tsvector('simple', querytree(q.en)))
+                        || tsvector_to_array(to_tsvector('simple', querytree(q.other))))),
+  'en', (SELECT m.f
+       FROM pg_stats s, unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS m(v, f)
+      WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
+        AND s.attname = 'search_lang' AND m.v = 'en'),
+  'rows', (SELECT reltuples FROM pg_class WHERE oid = 'speeches_passagetext'::regclass))
+"""
+
+_ONE_LEXEME = re.compile(r"^'(?:[^']|'')+'$")
+
+
+def _compile(
+    parsed: ParsedQuery, *, with_stats: bool = False, index_only: bool = False
+) -> _Compiled:
+    """Let PostgreSQL build the tsqueries from parameters (one round trip),
+    with the statistics a frequent one-lexeme query is routed by. `index_only`
+    turns sequential scans off for the rest of the transaction (see _probe)."""
     en = _build(parsed, _english_leaf)
     other = _build(parsed, _other_leaf)
     en_pos = _build(parsed, _english_leaf, positive_only=True)
@@ -710,10 +824,23 @@ def _compile(parsed: ParsedQuery) -> _Compiled:
         else:
             exprs.append(built.sql)
             params.extend(built.params)
+    names = ("en", "other", "en_pos", "near")
+    stats = _STATS_SQL if with_stats else "NULL::json"
+    seqscan = "set_config('enable_seqscan', 'off', true)" if index_only else "NULL"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(f'({e})::text' for e in exprs)}", params)
-        q_en, q_other, q_en_pos, q_near = cursor.fetchone()
-    return _Compiled(q_en or "", q_other or "", q_en_pos or "", q_near or "")
+        cursor.execute(
+            f"SELECT q.en::text, q.other::text, q.en_pos::text, q.near::text, {stats}, {seqscan} "
+            "FROM "
+            f"(SELECT {', '.join(f'({e}) AS {n}' for e, n in zip(exprs, names, strict=True))}) q",
+            params,
+        )
+        q_en, q_other, q_en_pos, q_near, found, _ = cursor.fetchone()
+    c = _Compiled(q_en or "", q_other or "", q_en_pos or "", q_near or "")
+    if found:
+        c.lexeme_share = {k: float(v) for k, v in (found.get("lexemes") or {}).items()}
+        c.en_share = float(found.get("en") or 0.0)
+        c.rows = float(found.get("rows") or 0.0)
+    return c
 
 
 def _filters(p: SearchParams) -> tuple[str, list]:
@@ -786,14 +913,17 @@ def _score(c: _Compiled) -> tuple[str, list]:
     return sql + ")", params
 
 
+_PROBE_COLUMNS = (
+    "t.id, t.search_speech_id AS sid, t.search_lang AS lang, "
+    "t.search_speaker_id AS spk, t.search_kind AS kind, t.search_date AS d"
+)
+
 _FACETS_SQL = """
-WITH m AS MATERIALIZED (
-    SELECT t.id, t.search_speech_id AS sid, t.search_lang AS lang,
-           t.search_speaker_id AS spk, t.search_kind AS kind, t.search_date AS d
-      FROM speeches_passagetext t WHERE {match} LIMIT %s
-), per AS MATERIALIZED (SELECT sid, count(*) AS n FROM m GROUP BY sid)
+WITH m AS MATERIALIZED ({rows}), per AS MATERIALIZED (SELECT sid, count(*) AS n FROM m GROUP BY sid)
 SELECT 'total', '', '', count(*) FROM m
-UNION ALL SELECT 'ids', string_agg(id::text, ','), '', 0 FROM m
+UNION ALL SELECT 'ids', string_agg(id::text, ','), '', 0 FROM m WHERE walk = ''
+UNION ALL SELECT 'walked', string_agg(id::text, ',' ORDER BY d DESC, id DESC), walk, count(*)
+  FROM m WHERE walk <> '' GROUP BY walk
 UNION ALL SELECT 'speeches', '', '', count(*) FROM per
 UNION ALL SELECT 'lang', lang, lang, count(*) FROM m GROUP BY lang
 UNION ALL SELECT 'speaker', sp.slug, sp.name, c.n
@@ -916,11 +1046,70 @@ def _facets(rows, p: SearchParams) -> dict[str, list[FacetValue]]:
 @dataclass
 class _Probe:
     """What the capped probe found: whether it hit the cap, matches per
-    language arm (among those it saw), and for phrases the ids it saw."""
+    language arm (among those it saw), the ids it saw through the GIN bitmap,
+    and for each walked arm the ids of its newest matches, newest first."""
 
     capped: bool
     lang_counts: dict[str, int]
     ids: list[int]
+    walked: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _walks(c: _Compiled, p: SearchParams) -> dict[str, int]:
+    """Arms to probe by walking their date index, with their estimated matches.
+
+    Only a one-lexeme arm without filters or phrases (what ANALYZE's statistics
+    estimate well: within 10% at 1M for frequent words), English words in the
+    English arm and Chinese bigrams in the other, and only when the estimate
+    is far above CAP and the walk to WINDOW matches is cheaper than a bitmap of
+    every match: estimate² ≥ WALK_COST_RATIO × WINDOW × rows of the arm. A
+    wrong estimate costs time, never results: the walk stops after WALK_SLACK
+    times the rows it expected to visit, and the bitmap probe runs instead."""
+    if p.has_filters or c.has_phrase or not c.rows or not c.lexeme_share:
+        return {}
+    walks = {}
+    for name, _condition, q in _arms(c):
+        if not _ONE_LEXEME.match(q):
+            continue
+        lexeme = q[1:-1].replace("''", "'")
+        if textnorm.contains_cjk(lexeme) != (name == "other"):
+            continue
+        share = c.lexeme_share.get(lexeme, 0.0)
+        arm_rows = c.rows * (c.en_share if name == "en" else 1 - c.en_share)
+        estimate = share * c.rows
+        if estimate >= max(3 * CAP, math.sqrt(WALK_COST_RATIO * WINDOW * arm_rows)):
+            walks[name] = int(estimate)
+    return walks
+
+
+def _probe_rows(c: _Compiled, p: SearchParams, walks: dict[str, int], cap: int) -> tuple[str, list]:
+    """The probe's rows (SQL and parameters): the first `cap` + 1 matches of the
+    GIN bitmaps, and for each walked arm its newest WINDOW + 1 matches."""
+    match, match_params = _match(c, p)
+    if not walks:
+        sql = f"SELECT {_PROBE_COLUMNS}, '' AS walk FROM {_TABLE} WHERE {match} LIMIT %s"
+        return sql, [*match_params, cap + 1]
+    filters, filter_params = _filters(p)
+    parts, params = [], []
+    arm_rows = {"en": c.rows * c.en_share, "other": c.rows * (1 - c.en_share)}
+    for name, condition, q in _arms(c):
+        if name in walks:
+            visits = int(WALK_SLACK * (WINDOW + 1) * arm_rows[name] / walks[name]) + 1
+            parts.append(
+                f"(SELECT w.id, w.sid, w.lang, w.spk, w.kind, w.d, '{name}' AS walk FROM ("
+                f"SELECT {_PROBE_COLUMNS}, t.search_vector AS v FROM {_TABLE} "
+                f"WHERE t.search_public AND {condition}{filters} "
+                f"ORDER BY t.search_date DESC, t.id DESC LIMIT {visits}) w "
+                f"WHERE ts_match_vq(w.v, %s::tsquery) LIMIT {WINDOW + 1})"
+            )
+            params += [*filter_params, q]
+        else:
+            parts.append(
+                f"(SELECT {_PROBE_COLUMNS}, '' AS walk FROM {_TABLE} WHERE t.search_public "
+                f"AND {condition} AND t.search_vector @@ %s::tsquery{filters} LIMIT {cap + 1})"
+            )
+            params += [q, *filter_params]
+    return " UNION ALL ".join(parts), params
 
 
 _COLUMNS = "t.id, t.search_vector, t.search_lang, t.search_speech_id, t.search_date"
@@ -958,6 +1147,12 @@ def _candidates(
     With `date_order` ("DESC"/"ASC") the walk gives the exact date order and
     each arm keeps its first `window` rows in that order."""
     window = window or WINDOW
+    if probe.walked and not date_order:
+        # The walk found each dense arm's newest matches; the other arm's
+        # matches are those the bitmap probe saw (all of them, or its first CAP).
+        ids = [i for found in probe.walked.values() for i in found[:WINDOW]] + probe.ids
+        sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE t.id = ANY(%s)"
+        return sql, [ids], f"most relevant among the {WINDOW:,} newest matches"
     if not probe.capped or (c.has_phrase and not date_order):
         # The probe saw these rows (every match, or the first of a frequent
         # phrase) and already checked them: fetch them again by primary key.
@@ -997,34 +1192,36 @@ def _lang_counts(facets: dict[str, list[FacetValue]]) -> dict[str, int]:
     return counts
 
 
-def _ranked_ids(
+def _ranking(
     c: _Compiled,
     p: SearchParams,
     probe: _Probe,
     *,
     limit: int,
     offset: int,
-) -> tuple[list[tuple[int, float]], str]:
-    """(passage text id, score) of one page, and why the order is approximate."""
-    with connection.cursor() as cursor:
-        if p.sort in ("newest", "oldest"):
-            direction = "DESC" if p.sort == "newest" else "ASC"
-            # Each arm keeps enough rows in date order for this page.
-            sql, params, _ = _candidates(c, p, probe, date_order=direction, window=offset + limit)
-            cursor.execute(
-                f"SELECT t.id, 0 FROM ({sql}) t "
-                f"ORDER BY t.search_date {direction}, t.id {direction} LIMIT %s OFFSET %s",
-                [*params, limit, offset],
-            )
-            return cursor.fetchall(), ""
-        sql, params, approximate = _candidates(c, p, probe)
-        score, score_params = _score(c)
-        cursor.execute(
-            f"SELECT t.id, {score} AS score FROM ({sql}) t "
-            "ORDER BY score DESC, t.search_date DESC, t.id LIMIT %s OFFSET %s",
-            [*score_params, *params, limit, offset],
+) -> tuple[str, list, str, str]:
+    """One page of (id, score, search_date): SQL, parameters, the ORDER BY that
+    keeps its order, and why the order is approximate ("" when exact)."""
+    if p.sort in ("newest", "oldest"):
+        direction = "DESC" if p.sort == "newest" else "ASC"
+        # Each arm keeps enough rows in date order for this page.
+        sql, params, _ = _candidates(c, p, probe, date_order=direction, window=offset + limit)
+        return (
+            f"SELECT t.id, 0::float8 AS score, t.search_date FROM ({sql}) t "
+            f"ORDER BY t.search_date {direction}, t.id {direction} LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+            f"search_date {direction}, id {direction}",
+            "",
         )
-        return cursor.fetchall(), approximate
+    sql, params, approximate = _candidates(c, p, probe)
+    score, score_params = _score(c)
+    return (
+        f"SELECT t.id, {score} AS score, t.search_date FROM ({sql}) t "
+        "ORDER BY score DESC, t.search_date DESC, t.id LIMIT %s OFFSET %s",
+        [*score_params, *params, limit, offset],
+        "score DESC, search_date DESC, id",
+        approximate,
+    )
 
 
 def _grouped(
@@ -1056,30 +1253,144 @@ def _grouped(
         return cursor.fetchall(), approximate
 
 
-def _load_texts(ids: list[int]) -> dict[int, PassageText]:
-    rows = (
-        PassageText.objects.filter(pk__in=ids)
-        .select_related("version", "passage__speech__speaker")
-        .only(
-            "id",
-            "text",
-            "search_lang",
-            "version__language",
-            "version__code",
-            "version__title",
-            "passage__key",
-            "passage__position",
-            "passage__speech__slug",
-            "passage__speech__title",
-            "passage__speech__delivered_on",
-            "passage__speech__date_precision",
-            "passage__speech__kind",
-            "passage__speech__status",
-            "passage__speech__speaker__name",
-            "passage__speech__speaker__slug",
+# One page in one statement: the ranked rows with everything a result shows,
+# the "Speeches with this in the title" box, and the words of the page's English
+# texts that PostgreSQL's stemmer maps to a query lexeme (for highlighting).
+_PAGE_SQL = """
+WITH ranked AS MATERIALIZED ({ranked}),
+page AS MATERIALIZED (
+    SELECT r.id, r.score, r.search_date, t.text, t.search_lang,
+           v.id AS v_id, v.language, v.code, v.title AS v_title,
+           p.id AS p_id, p.key, p.position,
+           s.id AS s_id, s.slug, s.title, s.delivered_on, s.date_precision, s.kind, s.status,
+           sp.id AS sp_id, sp.name, sp.slug AS sp_slug
+      FROM ranked r
+      JOIN speeches_passagetext t ON t.id = r.id
+      JOIN speeches_version v ON v.id = t.version_id
+      JOIN speeches_passage p ON p.id = t.passage_id
+      JOIN speeches_speech s ON s.id = p.speech_id
+      JOIN speeches_speaker sp ON sp.id = s.speaker_id
+)
+SELECT page.*, {titles} AS titles, {marks} AS marks FROM page ORDER BY {order}
+"""
+
+_TITLES_SQL = """(
+SELECT json_agg(json_build_array(x.id, x.slug, x.title, x.delivered_on, x.date_precision,
+                                 x.sp_id, x.name, x.sp_slug) ORDER BY x.n)
+  FROM (SELECT s.id, s.slug, s.title, s.delivered_on, s.date_precision,
+               sp.id AS sp_id, sp.name, sp.slug AS sp_slug,
+               row_number() OVER (ORDER BY ts_rank_cd(s.search_vector, %s::tsquery) DESC,
+                                  s.delivered_on DESC, s.id) AS n
+          FROM speeches_speech s JOIN speeches_speaker sp ON sp.id = s.speaker_id
+         WHERE s.status = 'published' AND s.search_vector @@ %s::tsquery {filters}
+         ORDER BY n LIMIT %s) x)"""
+
+# Words split like _WORD (letters and digits), lower-cased like str.lower().
+_MARKS_SQL = """(
+SELECT array_agg(DISTINCT w)
+  FROM page g, regexp_split_to_table(lower(g.text), '[^[:alnum:]]+') AS w
+ WHERE g.search_lang = 'en' AND w <> ''
+   AND to_tsvector('english', w) @@ to_tsquery('simple', %s))"""
+
+
+def _from_db(model, values: dict):
+    """A model instance from some of its columns (the others load on access)."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db("default", names, [values[name] for name in names])
+
+
+def _speech(values: dict, cache: dict[int, Speech]) -> Speech:
+    speech = cache.get(values["id"])
+    if speech is None:
+        speaker = _from_db(Speaker, values.pop("speaker"))
+        speech = cache[values["id"]] = _from_db(Speech, {**values, "speaker_id": speaker.pk})
+        speech.speaker = speaker
+    return speech
+
+
+@dataclass
+class _Page:
+    texts: list[tuple[PassageText, float]]
+    titles: list[Speech]
+    marks: set[str]
+
+
+def _fetch_page(
+    ranked: str,
+    params: list,
+    order: str,
+    c: _Compiled,
+    p: SearchParams,
+    *,
+    decorate: bool,
+) -> _Page:
+    """Run one page's statement; `decorate` adds the title box and the words to
+    mark (the HTML page's first page), which the CSV export does not need."""
+    titles, marks = "NULL::json", "NULL::text[]"
+    extra: list = []
+    if decorate and not p.speech and p.page == 1:
+        filters, filter_params = _speech_filters(p)
+        q = c.q_en or c.q_other
+        titles = _TITLES_SQL.format(filters=filters)
+        extra += [q, q, *filter_params, TITLE_MATCHES]
+    lexemes = {m.group(1).replace("''", "'") for m in _LEXEME.finditer(c.q_en_positive)}
+    lexemes = {x for x in lexemes if not textnorm.contains_cjk(x)}
+    if decorate and lexemes:
+        marks = _MARKS_SQL
+        extra.append(" | ".join(_quote_lexeme(x) for x in sorted(lexemes)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PAGE_SQL.format(ranked=ranked, titles=titles, marks=marks, order=order),
+            [*params, *extra],
         )
-    )
-    return {row.pk: row for row in rows}
+        rows = cursor.fetchall()
+    speeches: dict[int, Speech] = {}
+    texts = []
+    for row in rows:
+        (id_, score, _date, text, lang, v_id, language, code, v_title, p_id, key, position) = row[
+            :12
+        ]
+        (s_id, slug, title, delivered_on, precision, kind, status, sp_id, name, sp_slug) = row[
+            12:22
+        ]
+        speaker = {"id": sp_id, "name": name, "slug": sp_slug}
+        speech = _speech(
+            {
+                "id": s_id,
+                "slug": slug,
+                "title": title,
+                "delivered_on": delivered_on,
+                "date_precision": precision,
+                "kind": kind,
+                "status": status,
+                "speaker": speaker,
+            },
+            speeches,
+        )
+        passage = _from_db(Passage, {"id": p_id, "key": key, "position": position})
+        passage.speech = speech
+        version = _from_db(
+            Version, {"id": v_id, "language": language, "code": code, "title": v_title}
+        )
+        version.speech = speech
+        passage_text = _from_db(PassageText, {"id": id_, "text": text, "search_lang": lang})
+        passage_text.passage, passage_text.version = passage, version
+        texts.append((passage_text, float(score)))
+    page = _Page(texts, [], set())
+    if rows:
+        found_titles, found_marks = rows[0][22], rows[0][23]
+        for s_id, slug, title, delivered_on, precision, sp_id, name, sp_slug in found_titles or []:
+            values = {
+                "id": s_id,
+                "slug": slug,
+                "title": title,
+                "delivered_on": dt.date.fromisoformat(delivered_on),
+                "date_precision": precision,
+                "speaker": {"id": sp_id, "name": name, "slug": sp_slug},
+            }
+            page.titles.append(_speech(values, {}))
+        page.marks = set(found_marks or [])
+    return page
 
 
 # ================================================================== highlighting
@@ -1087,26 +1398,6 @@ def _load_texts(ids: list[int]) -> dict[int, PassageText]:
 
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def _english_words_to_mark(texts: list[PassageText], q_en_positive: str) -> set[str]:
-    """The words of these English texts whose `english` lexeme is one the query
-    looks for (PostgreSQL's stemmer decides, so 'innovating' marks 'innovation')."""
-    lexemes = {m.group(1).replace("''", "'") for m in _LEXEME.finditer(q_en_positive)}
-    lexemes = {x for x in lexemes if not textnorm.contains_cjk(x)}
-    words = sorted(
-        {w.lower() for t in texts if t.search_lang == "en" for w in _WORD.findall(t.text)}
-    )
-    if not lexemes or not words:
-        return set()
-    query = " | ".join(_quote_lexeme(x) for x in sorted(lexemes))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT w FROM unnest(%s::text[]) AS w "
-            "WHERE to_tsvector('english', w) @@ to_tsquery('simple', %s)",
-            [words, query],
-        )
-        return {row[0] for row in cursor.fetchall()}
 
 
 def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -1196,8 +1487,7 @@ def _needles(parsed: ParsedQuery) -> list[str]:
     return sorted(set(needles), key=len, reverse=True)
 
 
-def _attach_snippets(hits: list[Hit], parsed: ParsedQuery, c: _Compiled) -> None:
-    english = _english_words_to_mark([h.passage_text for h in hits], c.q_en_positive)
+def _attach_snippets(hits: list[Hit], parsed: ParsedQuery, english: set[str]) -> None:
     needles = _needles(parsed)
     for hit in hits:
         text = hit.passage_text.text
@@ -1211,8 +1501,27 @@ def _attach_snippets(hits: list[Hit], parsed: ParsedQuery, c: _Compiled) -> None
 # ================================================================== entry point
 
 
-def _glossary_terms() -> list[Term]:
-    return list(Term.objects.public().only("original", "translation", "variants"))
+def _begin(*, glossary: bool) -> list[Term]:
+    """Set this transaction's limits and read the confirmed glossary, in one
+    round trip: the time budget, and no JIT (every statement here is bounded;
+    compiling would cost more than it saves)."""
+    terms = (
+        "(SELECT json_agg(json_build_array(id, original, translation, variants)) "
+        "FROM speeches_term WHERE status = %s)"
+        if glossary
+        else "NULL::json"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, true), set_config('jit', 'off', true), "
+            f"{terms}",
+            [str(TIMEOUT_MS), *([Term.Status.CONFIRMED] if glossary else [])],
+        )
+        rows = cursor.fetchone()[2] or []
+    return [
+        _from_db(Term, {"id": pk, "original": o, "translation": t, "variants": v})
+        for pk, o, t, v in rows
+    ]
 
 
 def _recent(p: SearchParams, result: SearchResult) -> None:
@@ -1233,40 +1542,62 @@ def _recent(p: SearchParams, result: SearchResult) -> None:
     result.recent = [by_id[i] for i in ids if i in by_id]
 
 
-def _search(p: SearchParams, result: SearchResult, *, limit: int, csv_mode: bool) -> None:
+def _probe(c: _Compiled, p: SearchParams, result: SearchResult) -> _Probe:
+    """Run the capped probe (one statement: counts, facets, the ids it saw)."""
+    walks = _walks(c, p)
+    with connection.cursor() as cursor:
+        rows_sql, params = _probe_rows(c, p, walks, result.cap)
+        cursor.execute(_FACETS_SQL.format(rows=rows_sql), params)
+        rows = cursor.fetchall()
+        walked = {r[2]: [int(i) for i in r[1].split(",")] for r in rows if r[0] == "walked"}
+        if any(len(walked.get(name, [])) <= WINDOW for name in walks):
+            # Fewer matches than the statistics promised: count them exactly.
+            walks, walked = {}, {}
+            rows_sql, params = _probe_rows(c, p, walks, result.cap)
+            cursor.execute(_FACETS_SQL.format(rows=rows_sql), params)
+            rows = cursor.fetchall()
+    counts = {r[0]: int(r[3]) for r in rows if r[0] in ("total", "speeches")}
+    result.total = counts.get("total", 0)
+    result.total_speeches = counts.get("speeches", 0)
+    result.capped = result.total > result.cap or bool(walks)
+    result.facets = _facets(
+        [r for r in rows if r[0] not in ("total", "speeches", "ids", "walked")], p
+    )
+    ids = next((r[1] for r in rows if r[0] == "ids"), None) or ""
+    probe = _Probe(
+        result.capped,
+        _lang_counts(result.facets),
+        [int(i) for i in ids.split(",") if i],
+        walked,
+    )
+    if walks:
+        # Beyond CAP, the total is PostgreSQL's estimate (ANALYZE's sample).
+        result.estimate = sum(walks.values()) + len(probe.ids)
+        result.sampled = "newest"
+    return probe
+
+
+def _search(p: SearchParams, result: SearchResult, terms: list[Term], *, csv_mode: bool) -> None:
     parsed = result.parsed
     if p.expand:
-        parsed, result.expansions = expand(parsed, _glossary_terms())
+        parsed, result.expansions = expand(parsed, terms)
         result.parsed = parsed
-    c = _compile(parsed)
+    limit = CSV_CAP if csv_mode else PAGE_SIZE
+    # With a filter, the matches cluster (one speaker, some years): a sequential
+    # scan "until enough rows" can then read most of the table, so this search
+    # goes through the indexes (local to its transaction).
+    one_word = len(parsed.groups) == 1 and len(parsed.groups[0]) == 1 and not parsed.excluded
+    one_word = one_word and not parsed.groups[0][0].phrase
+    c = _compile(parsed, with_stats=one_word and not p.has_filters, index_only=p.has_filters)
     if not c.q_en and not c.q_other:
         result.stopwords_only = True
         return
     if not c.q_en and not parsed.has_cjk:
         result.stopwords_only = True
         return
-    match, match_params = _match(c, p)
     # Phrases are rechecked row by row (positions), so their probe stops sooner.
     result.cap = PHRASE_WINDOW if c.has_phrase else CAP
-    with connection.cursor() as cursor:
-        if p.has_filters:
-            # A filter clusters the matches (one speaker, some years): a
-            # sequential scan "until enough rows" can then read most of the
-            # table, so the probe goes through the indexes.
-            cursor.execute("SELECT set_config('enable_seqscan', 'off', true)")
-        cursor.execute(_FACETS_SQL.format(match=match), [*match_params, result.cap + 1])
-        rows = cursor.fetchall()
-        if p.has_filters:
-            cursor.execute("SELECT set_config('enable_seqscan', 'on', true)")
-    counts = {r[0]: int(r[3]) for r in rows if r[0] in ("total", "speeches")}
-    result.total = counts.get("total", 0)
-    result.total_speeches = counts.get("speeches", 0)
-    result.capped = result.total > result.cap
-    result.facets = _facets([r for r in rows if r[0] not in ("total", "speeches", "ids")], p)
-    ids = next((r[1] for r in rows if r[0] == "ids"), None) or ""
-    probe = _Probe(
-        result.capped, _lang_counts(result.facets), [int(i) for i in ids.split(",") if i]
-    )
+    probe = _probe(c, p, result)
     if result.total == 0:
         return
     units = result.total_speeches if p.grouped else result.total
@@ -1281,43 +1612,31 @@ def _search(p: SearchParams, result: SearchResult, *, limit: int, csv_mode: bool
     if p.grouped and not csv_mode:
         groups, result.approximate = _grouped(c, p, probe, limit=limit, offset=offset)
         ids = [i for _, _, best in groups for i in best]
-        texts = _load_texts(ids)
+        page = _fetch_page(
+            "SELECT r.id, 0::float8 AS score, NULL::date AS search_date "
+            "FROM unnest(%s::bigint[]) AS r(id)",
+            [ids],
+            "id",
+            c,
+            p,
+            decorate=True,
+        )
+        texts = {pt.pk: pt for pt, _ in page.texts}
         for _sid, hits, best in groups:
             best_hits = [Hit(texts[i], 0.0) for i in best if i in texts]
             if best_hits:
                 result.groups.append(Group(best_hits[0].speech, int(hits), best_hits))
         all_hits = [h for g in result.groups for h in g.best]
     else:
-        ranked, result.approximate = _ranked_ids(c, p, probe, limit=limit, offset=offset)
-        texts = _load_texts([i for i, _ in ranked])
-        result.hits = [Hit(texts[i], float(s)) for i, s in ranked if i in texts]
+        ranked, params, order, result.approximate = _ranking(
+            c, p, probe, limit=limit, offset=offset
+        )
+        page = _fetch_page(ranked, params, order, c, p, decorate=not csv_mode)
+        result.hits = [Hit(pt, score) for pt, score in page.texts]
         all_hits = result.hits
     if not csv_mode:
-        _attach_snippets(all_hits, parsed, c)
-        _title_matches(c, p, result)
-
-
-def _title_matches(c: _Compiled, p: SearchParams, result: SearchResult) -> None:
-    if p.speech or p.page > 1 or not (c.q_en or c.q_other):
-        return
-    filters, params = _speech_filters(p)
-    q = c.q_en or c.q_other
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT s.id FROM speeches_speech s WHERE s.status = 'published' "
-            f"AND s.search_vector @@ %s::tsquery {filters} "
-            "ORDER BY ts_rank_cd(s.search_vector, %s::tsquery) DESC, s.delivered_on DESC, s.id "
-            "LIMIT %s",
-            [q, *params, q, TITLE_MATCHES],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    if ids:
-        by_id = (
-            Speech.objects.select_related("speaker")
-            .only("title", "slug", "delivered_on", "date_precision", "speaker__name")
-            .in_bulk(ids)
-        )
-        result.title_matches = [by_id[i] for i in ids if i in by_id]
+        _attach_snippets(all_hits, parsed, page.marks)
+        result.title_matches = page.titles
 
 
 def run_search(p: SearchParams, *, csv_mode: bool = False) -> SearchResult:
@@ -1330,27 +1649,22 @@ def run_search(p: SearchParams, *, csv_mode: bool = False) -> SearchResult:
         )
     if result.parsed.is_empty and p.q and result.parsed.excluded:
         result.messages.append("Add a word to search for: exclusions alone match nothing.")
-    limit = CSV_CAP if csv_mode else PAGE_SIZE
+    # Inside an enclosing transaction the local settings would outlive this
+    # search, so they are put back; on their own, COMMIT ends them.
+    nested = connection.in_atomic_block
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                # Local to this transaction: the time budget, and no JIT (every
-                # statement here is bounded; compiling would cost more than it saves).
-                cursor.execute(
-                    "SELECT set_config('statement_timeout', %s, true), "
-                    "set_config('jit', 'off', true)",
-                    [str(TIMEOUT_MS)],
-                )
+            terms = _begin(glossary=p.expand and not result.parsed.is_empty)
             if result.parsed.is_empty:
                 _recent(p, result)
             else:
-                _search(p, result, limit=limit, csv_mode=csv_mode)
-            with connection.cursor() as cursor:
-                # Back to the session's values for the rest of an enclosing transaction.
-                cursor.execute(
-                    "SELECT set_config(name, reset_val, true) FROM pg_settings "
-                    "WHERE name IN ('statement_timeout', 'jit')"
-                )
+                _search(p, result, terms, csv_mode=csv_mode)
+            if nested:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config(name, reset_val, true) FROM pg_settings "
+                        "WHERE name IN ('statement_timeout', 'jit', 'enable_seqscan')"
+                    )
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
             raise

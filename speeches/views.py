@@ -42,7 +42,13 @@ from speeches.models import (
     Term,
     Version,
 )
-from speeches.reading import build_passage_page, is_chinese, reading_article
+from speeches.reading import (
+    ARTICLE_SLOT,
+    build_passage_page,
+    is_chinese,
+    reading_article,
+    splice_article,
+)
 from speeches.search import InvalidSearch, read_params, run_search, to_csv
 
 LIST_PAGE_SIZE = 50
@@ -331,17 +337,19 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
         origin=f"{request.scheme}://{request.get_host()}",
     )
     citation = _speech_citation(request, found, article.versions)
-    return render(
+    response = render(
         request,
         "speeches/speech_detail.html",
         {
             "speech": found,
-            "article": article.html,
+            "article": ARTICLE_SLOT,  # the article's bytes go in after rendering
             "citation": citation,
             "meta_tags": citation.meta_tags(),
             "canonical": request.build_absolute_uri(found.get_absolute_url()),
         },
     )
+    response.content = splice_article(response.content, article)
+    return response
 
 
 @require_safe

@@ -112,6 +112,9 @@ def public_urls(client, public, draft, collection) -> list[str]:
         "/api/themes/",
         "/api/speakers/",
         "/api/terms/",
+        "/api/search/?q=cyber+superpower",
+        "/api/search/?q=网络强国",
+        f"/api/search/?q=says&speaker={draft.speaker.slug}",
     ]
     for passage in public.passages.all():
         urls += [

@@ -342,6 +342,32 @@ def test_capped_count_and_bounded_ranking(monkeypatch) -> None:
     assert run("growth", sort="newest").approximate == ""
 
 
+def test_frequent_word_walks_the_newest_matches_and_estimates_the_total(monkeypatch) -> None:
+    monkeypatch.setattr(search, "CAP", 5)
+    monkeypatch.setattr(search, "WINDOW", 4)
+    speech_with([f"Growth old {i}." for i in range(30)], delivered_on=dt.date(2001, 1, 1))
+    speech_with([f"Growth new {i}." for i in range(30)], delivered_on=dt.date(2020, 1, 1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE speeches_passagetext")  # the statistics the route reads
+    result = run("growth")
+    assert result.capped and result.total_label == "about 60"
+    assert result.sample_label == "the 4 newest matches"
+    assert result.approximate == "most relevant among the 4 newest matches"
+    assert len(result.hits) == 4
+    assert {h.speech.delivered_on.year for h in result.hits} == {2020}
+    # A filter (the estimate knows nothing of it) keeps the exact capped count.
+    filtered = run("growth", **{"from": "2001", "to": "2001"})
+    assert filtered.total_label == "5+" and filtered.estimate == 0
+
+
+def test_a_wrong_estimate_falls_back_to_an_exact_count(monkeypatch) -> None:
+    speech_with(["Growth one.", "Growth two.", "Nothing here."])
+    monkeypatch.setattr(search, "_walks", lambda c, p: {"en": 1_000_000})
+    result = run("growth")
+    assert not result.capped and result.total_label == "2" and result.estimate == 0
+    assert len(result.hits) == 2
+
+
 def test_csv_export_escapes_formulas(client) -> None:
     speech_with(['=HYPERLINK("http://evil") growth', "growth plain"], title="@risky")
     response = client.get("/search/", {"q": "growth", "format": "csv"})
@@ -387,16 +413,23 @@ def test_statement_timeout_gives_a_friendly_message(client, monkeypatch) -> None
 def test_query_count_does_not_grow_with_results(client, django_assert_max_num_queries) -> None:
     Term.objects.create(original="增长", slug="z", translation="growth", status="confirmed")
     speech_with(["Growth one."], title="Growth first")
-    with CaptureQueriesContext(connection) as few:
-        client.get("/search/", {"q": "growth"})
+    few = {}
+    for mode in ("", "speech"):
+        with CaptureQueriesContext(connection) as captured:
+            client.get("/search/", {"q": "growth", "group": mode})
+        few[mode] = len(captured.captured_queries)
     for n in range(30):
         speech_with([f"Growth {n}.", "增长。"], title=f"Growth {n}")
-    with django_assert_max_num_queries(len(few.captured_queries)):
+    with django_assert_max_num_queries(few[""]):
         response = client.get("/search/", {"q": "growth"})
     assert len(response.context["result"].hits) == search.PAGE_SIZE
-    with django_assert_max_num_queries(len(few.captured_queries)):
+    assert len(response.context["result"].title_matches) == search.TITLE_MATCHES
+    with django_assert_max_num_queries(few["speech"]):
         client.get("/search/", {"q": "growth", "group": "speech"})
-    assert len(few.captured_queries) <= 16
+    # Settings and glossary, tsqueries, probe with facets, the page with its
+    # title box and highlighting (grouped: one more); here, inside the test's
+    # transaction, a savepoint, its release and the settings put back.
+    assert few[""] <= 7 and few["speech"] <= 8
 
 
 def test_withdrawn_and_draft_speeches_never_appear() -> None:
@@ -408,3 +441,24 @@ def test_withdrawn_and_draft_speeches_never_appear() -> None:
     assert PassageText.objects.count() == 3
     Tag.objects.create(name="unused", slug="unused")
     assert run("", theme="unused").recent == []
+
+
+# ---------------------------------------------------------------- JSON API
+
+
+def test_api_search_uses_the_same_engine_and_filters(client) -> None:
+    speech = speech_with(["Growth one.", "Growth two.", "Other."], slug="s1")
+    Term.objects.create(original="增长", slug="z", translation="growth", status="confirmed")
+    speech_with(["Growth draft."], status=Speech.Status.DRAFT)
+    body = client.get("/api/search/", {"q": "growth"}).json()
+    assert body["count"] == 2 and body["count_exact"] and body["count_label"] == "2"
+    assert body["also_searched"] == ["增长"]
+    first = body["items"][0]
+    assert first["rank"] == 1 and first["speech"]["slug"] == "s1"
+    assert first["passage"] in set(speech.passages.values_list("key", flat=True))
+    assert "<mark>Growth</mark>" in first["snippet"]
+    assert first["url"].endswith(f"/p/{first['passage']}/")
+    assert client.get("/api/search/", {"q": "growth", "lang": "zh"}).json()["count"] == 0
+    assert client.get("/api/search/", {"q": "growth", "speaker": "nobody"}).status_code == 404
+    assert client.get("/api/search/", {"q": "growth", "page": "2"}).status_code == 404
+    assert client.get("/api/search/", {"q": "growth", "from": "20x0"}).status_code == 422

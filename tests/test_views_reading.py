@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.urls import reverse
 from taggit.models import Tag
 
 from speeches import reading
+from speeches.importers.document import PassageDoc
+from speeches.importers.native import parse_native_files
+from speeches.importers.writer import import_speech_document
 from speeches.models import (
     Annotation,
     Collection,
@@ -20,9 +25,11 @@ from speeches.models import (
     Passage,
     PassageRedirect,
     PassageText,
+    Speaker,
     Speech,
     TaggedPassage,
     Term,
+    Version,
 )
 from tests.factories import (
     PassageFactory,
@@ -34,6 +41,11 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+EXAMPLE = [
+    os.path.join(os.path.dirname(__file__), "data", "native", f"cyber-conference.{code}.md")
+    for code in ("zh-Hans", "en")
+]
 
 
 @pytest.fixture(autouse=True)
@@ -315,6 +327,10 @@ def test_rows_are_served_from_the_cache_until_something_changes(client, renders)
     first = reading_html(client, speech)
     assert reading_html(client, speech) == first
     assert len(renders) == 1
+    # The cached article was spliced into the page in place of the slot.
+    assert reading.ARTICLE_SLOT not in first
+    assert first.count('<article class="speech"') == 1 and first.count('id="cite-h"') == 1
+    assert first.index('id="speech-title"') < first.index('id="cite-h"')
     # Another layout or another pair of versions is another body.
     reading_html(client, speech, view="single")
     reading_html(client, speech, view="single")
@@ -487,16 +503,6 @@ def test_a_broken_cache_still_serves_the_page(client, monkeypatch):
     assert html.count('class="cell" lang="en"') == 2
 
 
-@pytest.mark.parametrize("n_shown", [0, 1, 2])
-def test_precompiled_page_digest_matches_a_fresh_one(n_shown):
-    speech = rich_speech(2)
-    shown_ids = [v.pk for v in speech.versions.order_by("pk")][:n_shown]
-    fresh = reading.content_digest(reading._digested(speech, shown_ids))
-    assert reading.page_digest(speech, shown_ids) == fresh
-    other = make_bilingual_speech(2, slug="other-speech")
-    assert reading.page_digest(other, shown_ids) != fresh
-
-
 def test_speech_without_reproduced_text_reads(client):
     speech = SpeechFactory()
     VersionFactory(speech=speech, is_original=True, has_text=False, title="Not reproduced")
@@ -504,3 +510,236 @@ def test_speech_without_reproduced_text_reads(client):
     for _ in range(2):
         html = reading_html(client, speech)
         assert "Not reproduced" in html and "(text not reproduced)" in html
+
+
+# ------------------------------------------------------------------ content stamps
+
+
+def stamp(speech: Speech) -> int:
+    return Speech.objects.values_list("content_version", flat=True).get(pk=speech.pk)
+
+
+def _add_speech_theme(speech: Speech) -> None:
+    speech.themes.add("Transparency")
+
+
+def _rename_tag(name: str):
+    def edit(speech: Speech) -> None:
+        Tag.objects.filter(name=name).update(name=f"{name} (renamed)")
+
+    return edit
+
+
+def _add_correction_passage(speech: Speech) -> None:
+    correction = Correction.objects.get(version__speech=speech)
+    correction.passages.add(speech.passages.get(position=2))
+
+
+def _remove_correction_passage(speech: Speech) -> None:
+    Correction.objects.get(version__speech=speech).passages.clear()
+
+
+def _add_coverage_passage(speech: Speech) -> None:
+    Coverage.objects.get(speech=speech).passages.add(speech.passages.get(position=1))
+
+
+def _add_to_collection(speech: Speech) -> None:
+    collection = Collection.objects.create(title="Series", slug="series")
+    CollectionItem.objects.create(collection=collection, speech=speech)
+
+
+def _raw_sql(speech: Speech) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE speeches_footnote SET body = 'Raw' WHERE version_id IN "
+            "(SELECT id FROM speeches_version WHERE speech_id = %s)",
+            [speech.pk],
+        )
+
+
+# Each changes one table the reading page reads, the way services, the admin,
+# the importer or a maintenance script might: never through save() alone.
+EDITS = {
+    "speech update": lambda s: Speech.objects.filter(pk=s.pk).update(place="Taipei"),
+    "speaker update": lambda s: Speaker.objects.filter(pk=s.speaker_id).update(roles="Minister"),
+    "version insert": lambda s: VersionFactory(speech=s, code="fr", language="fr"),
+    "version update": lambda s: Version.objects.filter(speech=s).update(licence="CC BY"),
+    "passage insert": lambda s: Passage.objects.bulk_create([Passage(speech=s, position=9)]),
+    "passage update": lambda s: Passage.objects.filter(speech=s).update(turn_speaker="Chair"),
+    "text update": lambda s: PassageText.objects.filter(passage__speech=s).update(text="New"),
+    "text delete": lambda s: PassageText.objects.filter(passage__speech=s).delete(),
+    "footnote update": lambda s: Footnote.objects.filter(version__speech=s).update(kind="source"),
+    "footnote delete": lambda s: Footnote.objects.filter(version__speech=s).delete(),
+    "footnote raw SQL": _raw_sql,
+    "annotation update": lambda s: Annotation.objects.filter(passage__speech=s).update(
+        visibility=Annotation.Visibility.INTERNAL
+    ),
+    "correction insert": lambda s: Correction.objects.create(
+        version=s.versions.get(code="en"), date="2024-05-06", description="Another fix."
+    ),
+    "correction update": lambda s: Correction.objects.filter(version__speech=s).update(
+        description="Reworded."
+    ),
+    "correction passage added": _add_correction_passage,
+    "correction passage removed": _remove_correction_passage,
+    "coverage update": lambda s: Coverage.objects.filter(speech=s).update(outlet="Other"),
+    "coverage detached": lambda s: Coverage.objects.filter(speech=s).update(speech=None),
+    "coverage passage added": _add_coverage_passage,
+    "passage theme removed": lambda s: TaggedPassage.objects.filter(
+        content_object__speech=s
+    ).delete(),
+    "passage theme renamed": _rename_tag("Digital democracy"),
+    "speech theme added": _add_speech_theme,
+    "collection item added": _add_to_collection,
+    "redirect added": lambda s: PassageRedirect.objects.create(
+        old_key="oldkey99", passage=s.passages.get(position=1), speech=s
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_every_kind_of_edit_renews_the_speechs_stamp_only(edit):
+    speech = rich_speech(2)
+    other = make_bilingual_speech(1, slug="other-speech")
+    before, other_before = stamp(speech), stamp(other)
+    edit(speech)
+    assert stamp(speech) != before
+    assert stamp(other) == other_before
+
+
+def test_collection_and_speech_theme_renames_renew_the_stamp():
+    speech = rich_speech(1)
+    _add_to_collection(speech)
+    speech.themes.add("Transparency")
+    before = stamp(speech)
+    Collection.objects.filter(slug="series").update(title="All interviews")
+    renamed = stamp(speech)
+    assert renamed != before
+    Tag.objects.filter(name="Transparency").update(name="Openness")
+    assert stamp(speech) != renamed
+
+
+def stamps_taken() -> int:
+    """How many stamps were ever handed out (the sequence's position)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM speeches_content_stamp")
+        return cursor.fetchone()[0]
+
+
+def test_a_bulk_insert_renews_the_stamp_once_per_statement():
+    # Statement-level triggers: the importer's 200-row INSERT costs one bump.
+    speech = rich_speech(1)
+    before = stamps_taken()
+    Passage.objects.bulk_create([Passage(speech=speech, position=10)])
+    one_row = stamps_taken() - before
+    before = stamps_taken()
+    Passage.objects.bulk_create([Passage(speech=speech, position=20 + i) for i in range(50)])
+    assert stamps_taken() - before == one_row
+    assert stamp(speech) == stamps_taken()
+
+
+def test_a_save_that_changes_nothing_shown_keeps_the_stamp_and_a_stale_one_cannot_rewind_it():
+    speech = rich_speech(1)
+    loaded = Speech.objects.get(pk=speech.pk)
+    before = stamp(speech)
+    loaded.save()  # only updated_at changes
+    assert stamp(speech) == before
+    Footnote.objects.filter(version__speech=speech).update(body="Changed")
+    edited = stamp(speech)
+    assert edited != before
+    loaded.save()  # sends its old content_version along
+    assert stamp(speech) not in (before, edited)
+
+
+def test_saving_an_unchanged_speaker_or_theme_keeps_their_speeches_stamps():
+    # A speaker reaches all their speeches: a form saved as it was bumps none.
+    speech = rich_speech(1)
+    before = stamp(speech)
+    speaker = Speaker.objects.get(pk=speech.speaker_id)
+    speaker.save()
+    Tag.objects.get(name="Digital democracy").save()
+    assert stamp(speech) == before
+    speaker.name_original = "唐凤"
+    speaker.save()
+    assert stamp(speech) != before
+
+
+def test_only_confirmed_terms_renew_the_glossary_stamp():
+    before = reading.glossary_stamp()
+    term = Term.objects.create(original="数字中国", slug="szzg", translation="Digital China")
+    assert reading.glossary_stamp() == before  # importers create candidates all the time
+    term.status = Term.Status.CONFIRMED
+    term.save()
+    confirmed = reading.glossary_stamp()
+    assert confirmed != before
+    Term.objects.filter(pk=term.pk).update(variants="digital China")
+    assert reading.glossary_stamp() not in (before, confirmed)
+    latest = reading.glossary_stamp()
+    term.delete()
+    assert reading.glossary_stamp() != latest
+
+
+def test_reimport_through_the_importers_bulk_path_shows_on_the_next_request(client, renders):
+    [doc] = parse_native_files(EXAMPLE)
+    speech = import_speech_document(doc, publish=True).speech
+    assert "Re-imported words." not in reading_html(client, speech)
+    doc.passages[0].texts["en"] += " Re-imported words."
+    doc.passages.append(PassageDoc(texts={"en": "A brand new passage.", "zh-Hans": "新段落。"}))
+    import_speech_document(doc, publish=True)
+    html = reading_html(client, speech)
+    assert "Re-imported words." in html and "A brand new passage." in html
+    assert reading_html(client, speech) == html
+    assert len(renders) == 2
+
+
+def test_a_rendering_after_a_concurrent_edit_is_served_but_not_stored(renders):
+    # The view loaded the speech, then an edit committed before the article was
+    # rendered: the rendering shows the edit, but the old stamp must not name it.
+    speech = rich_speech(1)
+    loaded = Speech.objects.select_related("speaker").get(pk=speech.pk)
+    Footnote.objects.filter(version__speech=speech).update(body="A later note.")
+    for _ in range(2):
+        article = reading.reading_article(
+            loaded, view=None, left=None, right=None, origin="http://testserver"
+        )
+        assert "A later note." in article.html
+    assert len(renders) == 2
+    fresh = Speech.objects.select_related("speaker").get(pk=speech.pk)
+    for _ in range(2):
+        reading.reading_article(fresh, view=None, left=None, right=None, origin="http://x")
+    assert len(renders) == 3
+
+
+def test_without_a_glossary_stamp_nothing_is_cached(client, renders):
+    speech = rich_speech(1)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM speeches_glossary_stamp")
+    assert reading.glossary_stamp() is None
+    for _ in range(2):
+        assert 'class="term"' in reading_html(client, speech)
+    assert len(renders) == 2
+
+
+@pytest.mark.parametrize("n_shown", [0, 1, 2])
+def test_precompiled_body_queries_give_what_the_querysets_give(n_shown):
+    speech = rich_speech(2)
+    PassageRedirect.objects.create(
+        old_key="oldkey11", passage=speech.passages.get(position=2), speech=speech
+    )
+    shown_ids = [v.pk for v in speech.versions.order_by("pk")][:n_shown]
+    fresh = {name: list(rows) for name, rows in reading.body_sources(speech, shown_ids).items()}
+    assert reading.fetch_body_sources(speech, shown_ids) == fresh
+    assert all(fresh.values()) or n_shown < 2
+    other = make_bilingual_speech(2, slug="other-speech")
+    assert reading.fetch_body_sources(other, shown_ids)["passages"] != fresh["passages"]
+
+
+def test_term_matching_ignores_case_and_keeps_offsets_whatever_the_text():
+    term = Term(pk=1, original="网络强国", slug="wlqg", translation="cyber superpower")
+    matcher = reading.TermMatcher([term])
+    text = "Not cybersuperpower: the CYBER SUPERPOWERS, then a cyber superpower."
+    assert [(text[s:e], t) for s, e, t in matcher.find(text, "en")] == [("CYBER SUPERPOWERS", term)]
+    # "İ" lowercases to two characters: offsets must still point into the text.
+    text = "İstanbul hears of a Cyber Superpower."
+    [(start, end, _)] = matcher.find(text, "en")
+    assert text[start:end] == "Cyber Superpower"
