@@ -670,7 +670,7 @@ def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
 # Bump when the markup the reading page caches changes (render_reading_body(),
 # includes/_reading_body.html, the template filters they use): a shared cache
 # (memcached) outlives a deploy, and the key sees data, not code.
-BODY_CACHE_VERSION = 2
+BODY_CACHE_VERSION = 3
 BODY_CACHE_SECONDS = 60 * 60 * 24
 
 

@@ -512,6 +512,22 @@ def test_speech_without_reproduced_text_reads(client):
         assert "Not reproduced" in html and "(text not reproduced)" in html
 
 
+def test_untitled_text_less_original_is_named_by_its_language(client):
+    """The DigiChina seed records a Qiushi original whose title it does not give."""
+    speech = SpeechFactory()
+    VersionFactory(
+        speech=speech,
+        code="zh-Hans",
+        language="zh-Hans",
+        is_original=True,
+        has_text=False,
+        title="",
+    )
+    PassageFactory(speech=speech, position=1)
+    html = reading_html(client, speech)
+    assert "<summary>Chinese (Simplified), original (text not reproduced)</summary>" in html
+
+
 # ------------------------------------------------------------------ content stamps
 
 
