@@ -90,11 +90,16 @@ print({"status": response.status_code, "hsts": response.get("Strict-Transport-Se
 """
 
 
-def test_production_serves_hsts_and_secure_cookies_and_redirects_to_https():
+def test_production_serves_hsts_and_secure_cookies_and_redirects_to_https(tmp_path):
+    # Production serves hashed static files from a manifest: collect them first,
+    # as the Dockerfile does (a fresh checkout has none).
+    env = production_env(DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+    collected = run_manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
     result = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", PRODUCTION_HEADERS],
         cwd=BASE_DIR,
-        env=production_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
