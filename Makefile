@@ -48,9 +48,15 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium fonts-noto-cjk"; exit 1; fi; }
 
-test: db-start browser-deps
-	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m ruff check .
+# The embedded server is stopped afterwards if this run started it (a server
+# that `make run` is using elsewhere is left alone).
+test: install browser-deps
+	@set -e; started=""; \
+	if [ -z "$$DATABASE_URL" ] && ! $(PY) -m archive.embedded_db status >/dev/null; then \
+	  started=1; $(PY) -m archive.embedded_db start; fi; \
+	trap 'if [ -n "$$started" ]; then $(PY) -m archive.embedded_db stop; fi' EXIT; \
+	$(PY) manage.py makemigrations --check --dry-run; \
+	$(PY) -m ruff check .; \
 	$(PY) -m pytest
 
 # Each benchmark prints its figures beside a baseline measured in the same run.
