@@ -25,6 +25,7 @@ Chinese terms given in parentheses after an English phrase ("cyber superpower
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 import re
@@ -48,26 +49,8 @@ from speeches.importers.document import (
 
 EXCERPT_LIMIT = 600
 
-MONTHS = {
-    name: number
-    for number, name in enumerate(
-        [
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ],
-        start=1,
-    )
-}
+# English month names (calendar uses the C locale unless told otherwise).
+MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 )

@@ -17,6 +17,7 @@ by the slug; everything else is a speech.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from pathlib import Path
@@ -65,20 +66,6 @@ _KINDS = [
     (re.compile(r"\b(proclamation|statement)\b"), "statement"),
     (re.compile(r"\b(message|letter)\b"), "letter"),
 ]
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
 
 
 def list_files(folder: str | Path) -> list[Path]:
@@ -100,7 +87,7 @@ def title_from_slug(slug: str) -> str:
 
 
 def source_url(date: dt.date, slug: str) -> str:
-    return f"{URL_PREFIX}{_MONTHS[date.month - 1]}-{date.day}-{date.year}-{slug}"
+    return f"{URL_PREFIX}{calendar.month_name[date.month].lower()}-{date.day}-{date.year}-{slug}"
 
 
 def speech_kind(slug: str) -> str:
