@@ -27,6 +27,7 @@ from ninja.errors import ValidationError
 from ninja.renderers import JSONRenderer
 from taggit.models import Tag
 
+from speeches.exporters import version_metadata
 from speeches.filters import SORTS, SpeechFilter
 from speeches.models import (
     Annotation,
@@ -554,18 +555,7 @@ def _speech_detail(request: HttpRequest, speech: Speech) -> dict[str, Any]:
         "url": _abs(request, speech.get_absolute_url()),
         "versions": [
             {
-                "code": v.code,
-                "language": v.language,
-                "is_original": v.is_original,
-                "title": v.title,
-                "translators": v.translators,
-                "editor": v.editor,
-                "introduction": v.introduction,
-                "source_name": v.source_name,
-                "source_url": v.source_url,
-                "licence": v.licence,
-                "published_on": v.published_on,
-                "has_text": v.has_text,
+                **version_metadata(v),
                 "footnotes": footnotes[v.pk],
                 "corrections": corrections[v.pk],
             }

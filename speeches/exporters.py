@@ -23,7 +23,7 @@ from speeches.importers.document import (
     VersionDoc,
 )
 from speeches.importers.native import FOOTNOTE_DEFINITION, KIND_PREFIX, SPEAKER_HEADING
-from speeches.models import Footnote, Passage, PassageRedirect, PassageText, Speech
+from speeches.models import Footnote, Passage, PassageRedirect, PassageText, Speech, Version
 
 JSON_FORMAT = "speech-archive/1"
 
@@ -160,6 +160,24 @@ def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def version_metadata(version: Version) -> dict:
+    """A version's own fields, as the JSON export and the API both publish them."""
+    return {
+        "code": version.code,
+        "language": version.language,
+        "is_original": version.is_original,
+        "title": version.title,
+        "translators": version.translators,
+        "editor": version.editor,
+        "introduction": version.introduction,
+        "source_name": version.source_name,
+        "source_url": version.source_url,
+        "licence": version.licence,
+        "published_on": version.published_on,
+        "has_text": version.has_text,
+    }
+
+
 def export_json(speech: Speech) -> dict[str, Any]:
     """Every field of the speech, its versions, passages (with keys), texts,
     footnotes, corrections, themes and collections; `document_from_json`
@@ -192,18 +210,8 @@ def export_json(speech: Speech) -> dict[str, Any]:
         },
         "versions": [
             {
-                "code": v.code,
-                "language": v.language,
-                "is_original": v.is_original,
-                "title": v.title,
-                "translators": v.translators,
-                "editor": v.editor,
-                "introduction": v.introduction,
-                "source_name": v.source_name,
-                "source_url": v.source_url,
-                "licence": v.licence,
+                **version_metadata(v),
                 "published_on": _iso(v.published_on),
-                "has_text": v.has_text,
                 "footnotes": [
                     {
                         "number": f.number,
