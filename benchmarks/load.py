@@ -23,10 +23,12 @@ and the fault phase is skipped (we do not restart someone else's server).
   whole body and immediately requests again (a closed loop, no think time; a
   fresh connection each time, as sync workers close it). Request URLs:
   reading pages of every public speech and passage pages of 5,000 passages,
-  uniformly at random (so most reading pages miss the per-worker article
-  cache: the heavy case), and 30 searches (rare and frequent words, phrases,
+  uniformly at random, and 30 searches (rare and frequent words, phrases,
   Chinese, filters, grouping, page 2).
-* Phases, one run: warm-up (5 s, not counted); /healthz and each page type
+* Phases, one run: FIRST VISITS — every reading and passage URL once (each
+  page rendered and stored in PostgreSQL by speeches/pagestore.py, as the
+  first reader after an edit or a deploy gets it; reported, counted for
+  errors); warm-up (5 s, not counted); /healthz and each page type
   ALONE, in interleaved slices of duration/20 (6 s), three rounds, each round
   in another order — so whatever else the machine does weighs on all four
   alike; then the MIXED load (--duration, default 120 s: 40 % reading, 40 %
@@ -234,6 +236,44 @@ def run_load(
     if seconds is not None:
         stop.wait(seconds)
         stop.set()
+    for thread in threads:
+        thread.join()
+    phase.elapsed = time.perf_counter() - started
+    phase.client_cpu = time.process_time() - cpu
+    return phase
+
+
+def first_visits(port: int, pools: dict[str, list[str]], users: int) -> dict[str, Phase]:
+    """Every reading and passage URL of the pools requested once, by `users`
+    threads: each is rendered and stored (speeches/pagestore.py) unless an
+    earlier run stored it today with this code. Returns a phase per kind."""
+    kinds = ("reading", "passage")
+    return {kind: _visit_each_once(port, kind, pools[kind], users) for kind in kinds}
+
+
+def _visit_each_once(port: int, kind: str, urls: list[str], users: int) -> Phase:
+    todo = list(urls)
+    random.Random(7).shuffle(todo)
+    phase = Phase(f"{kind}, first visits")
+    lock = threading.Lock()
+
+    def user() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                url = todo.pop()
+            start = time.perf_counter()
+            try:
+                status = _common.http_request(port, url, timeout=TIMEOUT_S).status
+            except (OSError, http.client.HTTPException):
+                status = 0
+            phase.results.append(Result(kind, start, time.perf_counter(), status, "", True))
+
+    threads = [threading.Thread(target=user, daemon=True) for _ in range(users)]
+    started, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.start()
     for thread in threads:
         thread.join()
     phase.elapsed = time.perf_counter() - started
@@ -502,6 +542,14 @@ def main() -> int:
 
 def measure(port: int, pools: dict[str, list[str]], args: argparse.Namespace) -> list[str]:
     users, duration = args.users, args.duration
+    started = time.perf_counter()
+    firsts = first_visits(port, pools, users)
+    print(
+        f"\nFirst visits: every reading and passage URL of the pools once, {users} users "
+        f"({time.perf_counter() - started:.0f} s). A page not stored yet today is rendered "
+        "and stored here; a run later the same day (same code, same data) finds them stored:"
+    )
+    print_table([(phase.name, stats(phase)) for phase in firsts.values()])
     run_load(port, pools, {**MIX, "healthz": 0.2}, users, seconds=WARMUP_S, seed=1)
     # /healthz and each page type alone, in interleaved slices: whatever else the
     # machine does meanwhile weighs on all four alike.
@@ -541,7 +589,7 @@ def measure(port: int, pools: dict[str, list[str]], args: argparse.Namespace) ->
 
     print("\nTargets:")
     missed = []
-    for phase in (health, *alone.values(), mixed):
+    for phase in (*firsts.values(), health, *alone.values(), mixed):
         s = stats(phase)
         verdict = "MEETS" if s.server_errors == 0 and s.failed == 0 else "MISSES"
         print(f"  {phase.name}: {s.server_errors} 5xx, {s.failed} failed (target 0): {verdict}")

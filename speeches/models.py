@@ -790,3 +790,21 @@ class SlugHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_slug} → {self.speech_id}"
+
+
+class StoredPage(models.Model):
+    """A public page as last rendered, kept in PostgreSQL for every web process.
+
+    `speeches.pagestore` writes and reads these; nothing else does. A row is
+    only ever served under its exact `key`, which names everything the page
+    shows (see `pagestore.generation`), so a stale row is never served — it is
+    just garbage, removed when a newer generation of its speech is stored."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    speech = models.ForeignKey(Speech, on_delete=models.CASCADE, related_name="+")
+    generation = models.CharField(max_length=200)
+    body = models.BinaryField()  # zlib-compressed UTF-8 HTML
+    stored_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.speech_id})"

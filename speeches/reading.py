@@ -47,7 +47,8 @@ from typing import NamedTuple
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BigIntegerField, Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -68,6 +69,7 @@ from speeches.models import (
     Term,
     Version,
 )
+from speeches.pagestore import render_version
 
 # Atomic tokens a highlight may wrap but never cut: footnote markers, and the
 # Markdown links importers keep in plain text ([text](https://…)).
@@ -667,10 +669,6 @@ def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
 
 # ------------------------------------------------------------------ the page and its cache
 
-# Bump when the markup the reading page caches changes (render_reading_body(),
-# includes/_reading_body.html, the template filters they use): a shared cache
-# (memcached) outlives a deploy, and the key sees data, not code.
-BODY_CACHE_VERSION = 3
 BODY_CACHE_SECONDS = 60 * 60 * 24
 
 
@@ -700,6 +698,11 @@ GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
 STAMPS_SQL = f"SELECT content_version, ({GLOSSARY_STAMP_SQL}) FROM speeches_speech WHERE id = %s"
 
 
+def glossary_stamp_expression() -> RawSQL:
+    """The glossary's stamp as a column of another query (saves a round trip)."""
+    return RawSQL(GLOSSARY_STAMP_SQL, (), output_field=BigIntegerField())
+
+
 def glossary_stamp() -> int | None:
     """The glossary's stamp; None (then nothing is cached) if its row is missing."""
     with connection.cursor() as cursor:
@@ -716,7 +719,7 @@ def _current_stamps(speech_pk: int) -> Stamps | None:
 
 
 def _versions_key(speech: Speech, stamps: Stamps) -> str:
-    return f"reading-versions:{BODY_CACHE_VERSION}:{speech.pk}:{stamps.speech}"
+    return f"reading-versions:{render_version()}:{speech.pk}:{stamps.speech}"
 
 
 def _article_key(
@@ -725,15 +728,15 @@ def _article_key(
     """Everything the cached article depends on: the speech (its content stamp
     covers every row the page shows, its status included), the glossary stamp,
     the layout and the versions shown, the origin in the copy-link buttons and
-    the markup's version. The status is there for the reader: a draft is never
-    served from the cache (the view answers 404 first), and a status change
-    takes a new content stamp anyway."""
+    the code that renders it (a shared cache outlives a deploy). The status is
+    there for the reader: a draft is never served from the cache (the view
+    answers 404 first), and a status change takes a new content stamp anyway."""
     shown_ids = ",".join(str(v.pk) for v in shown)
     # The origin comes from the Host header (ALLOWED_HOSTS-checked); hashed, it
     # stays short and safe as a memcached key.
     host = hashlib.blake2b(origin.encode(), digest_size=8).hexdigest()
     return (
-        f"reading-page:{BODY_CACHE_VERSION}:{speech.pk}:{speech.status}:{stamps.speech}:"
+        f"reading-page:{render_version()}:{speech.pk}:{speech.status}:{stamps.speech}:"
         f"{stamps.glossary}:{view}:{shown_ids}:{host}"
     )
 
@@ -808,7 +811,10 @@ def reading_article(
     one snapshot and stores both, unless an edit committed since the view
     loaded the speech (its stamp moved): that rendering is served, not stored.
     `origin` is the request's scheme://host, for the copy-link buttons."""
-    glossary = glossary_stamp()
+    # The view usually loaded the glossary's stamp with the speech.
+    glossary = getattr(speech, "glossary_stamp", None)
+    if glossary is None:
+        glossary = glossary_stamp()
     stamps = None if glossary is None else Stamps(speech.content_version, glossary)
     if stamps is not None:
         versions = _cache_get(_versions_key(speech, stamps))

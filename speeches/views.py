@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 from taggit.models import Tag
 
-from speeches import glossary
+from speeches import glossary, pagestore
 from speeches.citation import Citation, build_citation
 from speeches.filters import SORTS, SpeechFilter
 from speeches.models import (
@@ -45,6 +45,7 @@ from speeches.models import (
 from speeches.reading import (
     ARTICLE_SLOT,
     build_passage_page,
+    glossary_stamp_expression,
     is_chinese,
     reading_article,
     splice_article,
@@ -52,6 +53,8 @@ from speeches.reading import (
 from speeches.search import InvalidSearch, read_params, run_search, to_csv
 
 LIST_PAGE_SIZE = 50
+# The reading page's query parameters: its layout and version pickers.
+READING_PARAMS = ("view", "left", "right")
 THEME_PAGE_SIZE = 25
 TERM_PAGE_SIZE = 50
 
@@ -134,13 +137,28 @@ def _withdrawn(request: HttpRequest, speech: Speech) -> HttpResponse:
     )
 
 
+def _one_or_none(queryset: QuerySet):
+    """The row of a query on a unique column, or None."""
+    try:
+        return queryset.get()
+    except queryset.model.DoesNotExist:
+        return None
+
+
 def _find_speech(
     request: HttpRequest, slug: str, url_for: Callable[[str], str]
 ) -> Speech | HttpResponse:
     """The public speech at `slug`, or the response to send instead.
 
     `url_for(slug)` is where an old slug redirects to (the same view, new slug)."""
-    speech = Speech.objects.select_related("speaker").filter(slug=slug).first()
+    # get(), not first(): the slug is unique, and first()'s ORDER BY (the
+    # model's ordering through the speaker join) cost more to compile than
+    # the whole query takes to run.
+    speech = _one_or_none(
+        Speech.objects.select_related("speaker")
+        .annotate(glossary_stamp=glossary_stamp_expression())
+        .filter(slug=slug)
+    )
     if speech is None:
         old = SlugHistory.objects.select_related("speech").filter(old_slug=slug).first()
         if old is not None and old.speech.status != Speech.Status.DRAFT:
@@ -161,7 +179,11 @@ def _find_passage(
     `url_for(key)` is where an old key redirects to (the same view, current key)."""
     if key != key.lower():
         return HttpResponsePermanentRedirect(_with_query(url_for(key.lower()), request))
-    passage = Passage.objects.select_related("speech__speaker").filter(key=key).first()
+    passage = _one_or_none(
+        Passage.objects.select_related("speech__speaker")
+        .annotate(glossary_stamp=glossary_stamp_expression())
+        .filter(key=key)
+    )
     if passage is None:
         moved = (
             PassageRedirect.objects.select_related(
@@ -183,6 +205,7 @@ def _find_passage(
         return _not_found(request)
     if passage.speech.status == Speech.Status.WITHDRAWN:
         return _withdrawn(request, passage.speech)
+    passage.speech.glossary_stamp = passage.glossary_stamp  # for pagestore.slot_for
     return passage
 
 
@@ -329,6 +352,12 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
     found = _find_speech(request, slug, _speech_url)
     if isinstance(found, HttpResponse):
         return found
+    slot = pagestore.slot_for(
+        request, kind="reading", pk=found.pk, speech=found, params=READING_PARAMS
+    )
+    stored = pagestore.fetch(slot) if slot else None
+    if stored is not None:
+        return stored
     article = reading_article(
         found,
         view=request.GET.get("view"),
@@ -349,6 +378,8 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
         },
     )
     response.content = splice_article(response.content, article)
+    if slot:
+        pagestore.store(slot, response.content)
     return response
 
 
@@ -429,6 +460,10 @@ def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
     fmt = request.GET.get("format")
     if fmt:
         return _passage_cite_response(request, found, fmt)
+    slot = pagestore.slot_for(request, kind="passage", pk=found.pk, speech=found.speech)
+    stored = pagestore.fetch(slot) if slot else None
+    if stored is not None:
+        return stored
     page = build_passage_page(found)
     citation = build_citation(
         speech=found.speech,
@@ -439,7 +474,7 @@ def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
         original=page.original,
         keywords=[tag.name for tag in page.themes],
     )
-    return render(
+    response = render(
         request,
         "speeches/passage_detail.html",
         {
@@ -451,6 +486,9 @@ def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
             "canonical": request.build_absolute_uri(found.get_absolute_url()),
         },
     )
+    if slot:
+        pagestore.store(slot, response.content)
+    return response
 
 
 def _passage_cite_response(request: HttpRequest, passage: Passage, fmt: str) -> HttpResponse:

@@ -1,0 +1,157 @@
+"""Rendered public pages, stored in PostgreSQL and shared by every web process.
+
+The reading page and the passage page are the archive's most requested and
+most expensive pages (a 200-passage bilingual speech takes ~25 ms to render).
+Each one rendered is stored here under a key that names everything it shows:
+
+* the speech's content stamp and status and the glossary's stamp, which
+  PostgreSQL triggers renew on any change to a row these pages show
+  (migration 0005) — an edit of any kind shows on the very next request;
+* the code that rendered it (`render_version()`: a digest of the templates,
+  the Python sources and the static files' manifest), so a deploy never serves
+  markup or asset URLs of the previous release;
+* the day (the citation block names the date of access) and the request's
+  origin (absolute URLs in the citation and the copy-link buttons);
+* the query parameters that change the page (the reading page's layout and
+  version pickers). A request with any other parameter is rendered, not stored.
+
+Why PostgreSQL and not the cache: with a per-process cache every gunicorn
+worker renders every page once for itself and forgets it on restart
+(`max_requests` recycles workers); memcached would share it but is not there
+in development, refuses values over 1 MB, and loses everything on restart.
+Here a page is rendered once per edit and day, for every process, and a hit
+is one indexed read. A row is only ever read under its exact key, so a stale
+row is never served; rows of an older generation of the same speech are
+deleted whenever a newer one is stored, so the table holds about one
+generation of the pages people actually read.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import NamedTuple
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from speeches.models import Speech
+
+log = logging.getLogger(__name__)
+
+# A parameter value worth a stored page: version codes and layout names.
+# Anything else (long, odd characters) is rendered each time, so no client can
+# fill the table with variants of one page.
+TAME_VALUE = re.compile(r"[A-Za-z0-9-]{1,32}\Z")
+
+# The sources whose change changes a page's markup (relative to BASE_DIR).
+RENDER_SOURCES = ("templates", "speeches", "archive")
+RENDER_SUFFIXES = {".html", ".py"}
+
+
+@functools.cache
+def render_version() -> str:
+    """A digest of the code that renders the pages, computed once per process."""
+    digest = hashlib.blake2b(digest_size=8)
+    base = Path(settings.BASE_DIR)
+    for folder in RENDER_SOURCES:
+        for path in sorted((base / folder).rglob("*")):
+            if path.suffix in RENDER_SUFFIXES and "migrations" not in path.parts:
+                digest.update(str(path.relative_to(base)).encode())
+                digest.update(path.read_bytes())
+    # Hashed static file names (whitenoise's manifest) appear in every page.
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if manifest.is_file():
+        digest.update(manifest.read_bytes())
+    return digest.hexdigest()
+
+
+class Slot(NamedTuple):
+    """Where one rendering of one page is stored."""
+
+    key: str
+    speech_id: int
+    generation: str
+
+
+def slot_for(
+    request: HttpRequest, *, kind: str, pk: int, speech: Speech, params: Iterable[str] = ()
+) -> Slot | None:
+    """The slot of this request's page, or None when it must not be stored.
+
+    `speech` must carry `glossary_stamp` (see `with_glossary_stamp`); `params`
+    are the query parameters that change the page."""
+    glossary = getattr(speech, "glossary_stamp", None)
+    if glossary is None:  # the stamp's row is missing: nothing can be trusted
+        return None
+    allowed = set(params)
+    if any(name not in allowed for name in request.GET):
+        return None
+    values = []
+    for name in sorted(allowed):
+        value = request.GET.get(name, "")
+        if len(request.GET.getlist(name)) > 1 or (value and not TAME_VALUE.match(value)):
+            return None
+        values.append(f"{name}={value}")
+    generation = (
+        f"{speech.status}.{speech.content_version}.{glossary}."
+        f"{render_version()}.{timezone.localdate():%Y%m%d}"
+    )
+    origin = f"{request.scheme}://{request.get_host()}"
+    key = hashlib.blake2b(
+        "|".join([kind, str(pk), generation, "&".join(values), origin]).encode(), digest_size=32
+    ).hexdigest()
+    return Slot(key=key, speech_id=speech.pk, generation=generation)
+
+
+def fetch(slot: Slot) -> HttpResponse | None:
+    """The stored page, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT body FROM speeches_storedpage WHERE key = %s", [slot.key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return HttpResponse(zlib.decompress(row[0]), content_type="text/html; charset=utf-8")
+
+
+def store(slot: Slot, content: bytes) -> None:
+    """Keep `content` under `slot`, and drop its speech's older generations.
+
+    Best effort: a failure (a read-only standby, a speech deleted meanwhile)
+    is logged and the page is still served."""
+    body = zlib.compress(content, 1)
+    try:
+        with _savepoint(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO speeches_storedpage (key, speech_id, generation, body, stored_at)"
+                " VALUES (%s, %s, %s, %s, now())"
+                " ON CONFLICT (key) DO UPDATE SET body = EXCLUDED.body, stored_at = now()",
+                [slot.key, slot.speech_id, slot.generation, body],
+            )
+            # SKIP LOCKED: two processes cleaning the same speech never wait
+            # for (or deadlock on) each other; what one skips the next removes.
+            cursor.execute(
+                "DELETE FROM speeches_storedpage WHERE key IN ("
+                " SELECT key FROM speeches_storedpage"
+                " WHERE speech_id = %s AND generation <> %s FOR UPDATE SKIP LOCKED)",
+                [slot.speech_id, slot.generation],
+            )
+    except DatabaseError:
+        log.warning("stored page not kept", exc_info=True)
+
+
+@contextmanager
+def _savepoint() -> Iterator[None]:
+    # Inside a transaction (tests, ATOMIC_REQUESTS) a failed statement must
+    # not break the rest of it; in autocommit each statement stands alone and
+    # a savepoint would only add round trips.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext():
+        yield
