@@ -21,13 +21,16 @@ and drops it at the end.
   time of one request (connect, request, whole body) as the client sees it.
 * Secondary figure: the same requests through Django's test client in this
   process (full middleware, no network), with the number of SQL queries.
-* Reading pages are measured twice. "cold": before every run an edit changes
-  the first passage's text (a unique suffix, saved like an editor's edit); the
-  edit renews the speech's content stamp (migration 0005), so the article
-  cache (speeches/reading.py) misses — the first request after an edit; the
-  suffix must then appear on the page. "warm": repeated requests, served from
-  that cache (one query for the speech, one for the glossary stamp); the warm
-  page must be byte-identical to the page the last cold request rendered.
+* Reading pages and the passage page are measured twice. "rendered": before
+  every run an edit changes the first passage's text (a unique suffix, saved
+  like an editor's edit); the edit renews the speech's content stamp
+  (migration 0005), so the page is rendered from the database and stored —
+  what the first reader after an edit gets; the suffix must then appear on the
+  page. "stored": repeated requests, served from the page store
+  (speeches/pagestore.py: one query for the speech or passage with the
+  glossary stamp, one for the stored page) — what every later reader gets,
+  from any worker; the stored page must be byte-identical to the page the
+  last rendered request built.
 * Baseline, same run, same server: a bare `/healthz` request (one `SELECT 1`),
   `--runs` of them right before each page's requests; "× base" is the page's
   median over the median of its own baseline block, so a machine that gets
@@ -201,18 +204,21 @@ def _timed(fetch: Callable[[str], bytes], url: str, runs: int) -> list[float]:
 
 
 class Editor:
-    """Cold runs: a fresh edit of a speech's first passage (in the version the
-    reading page shows on the left) before each request."""
+    """ "Rendered" runs: a fresh edit of a passage (a speech's first one, in
+    the version the reading page shows on the left) before each request."""
 
     def __init__(self) -> None:
         self.count = 0
 
     def for_speech(self, speech) -> Callable[[], str]:
+        return self.for_passage(speech.passages.order_by("position").first())
+
+    def for_passage(self, passage) -> Callable[[], str]:
         from speeches.models import PassageText
 
-        first = speech.passages.order_by("position").first()
+        speech = passage.speech
         original = speech.versions.filter(is_original=True).first() or speech.versions.first()
-        text = PassageText.objects.get(passage=first, version=original)
+        text = PassageText.objects.get(passage=passage, version=original)
 
         base = text.text
 
@@ -323,25 +329,27 @@ def main() -> int:
             ("/healthz (baseline)", "/healthz", None)
         ]
         for label, speech in reading:
-            cases.append((f"{label}, cold", urls[label], editor.for_speech(speech)))
-            cases.append((f"{label}, warm", urls[label], None))
+            cases.append((f"{label}, rendered", urls[label], editor.for_speech(speech)))
+            cases.append((f"{label}, stored", urls[label], None))
+        passage_label = "passage page (middle of the longest)"
         cases += [
-            ("passage page (middle of the longest)", middle.get_absolute_url(), None),
+            (f"{passage_label}, rendered", middle.get_absolute_url(), editor.for_passage(middle)),
+            (f"{passage_label}, stored", middle.get_absolute_url(), None),
             ("home", "/", None),
             ("speech list", "/speeches/", None),
         ]
 
         rows = []
-        cold_bodies: dict[str, bytes] = {}
+        rendered_bodies: dict[str, bytes] = {}
         for label, url, before in cases:
             http = _measure(over_http, url, args.runs, before)
             client_run = _measure(in_process, url, args.runs, before)
             rows.append((label, http, client_run, queries[-1]))
-            if label.endswith(", cold"):
-                cold_bodies[url] = client_run.body
-            elif label.endswith(", warm") and client_run.body != cold_bodies[url]:
-                # Served from the cache, the page must be the page a cold request built.
-                raise RuntimeError(f"{label}: the cached page differs from a fresh one")
+            if label.endswith(", rendered"):
+                rendered_bodies[url] = client_run.body
+            elif label.endswith(", stored") and client_run.body != rendered_bodies[url]:
+                # Served from the store, the page must be the page a rendering built.
+                raise RuntimeError(f"{label}: the stored page differs from a fresh one")
         print(
             f"\nMedian of {args.runs} requests after a warm-up. HTTP: gunicorn, 1 sync worker, "
             "DEBUG=False; client: Django's test client in this process.\n"
@@ -358,7 +366,7 @@ def main() -> int:
             )
         by_label = {row[0]: row for row in rows}
         print()
-        for state in ("cold", "warm"):
+        for state in ("rendered", "stored"):
             http = by_label[f"{reading[1][0]}, {state}"][1]
             verdict = "MEETS" if http.ratio < TARGET_RATIO else "MISSES"
             print(
@@ -366,7 +374,7 @@ def main() -> int:
                 f"({http.page_ms:.2f} ms vs {http.base_ms:.2f} ms): {verdict} the target "
                 f"(< {TARGET_RATIO}×)"
             )
-        for state in ("cold", "warm"):
+        for state in ("rendered", "stored"):
             counts = sorted({by_label[f"{label}, {state}"][3] for label, _ in reading})
             print(f"Reading page queries across lengths, {state}: {counts} (target: one value)")
     finally:

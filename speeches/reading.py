@@ -11,12 +11,11 @@ two versions, with notes, highlights, themes and glossary links), so:
 * its passage rows and notes are built as strings in Python
   (`render_reading_body`), not walked by the template engine, from plain value
   rows (`body_sources`) rather than model instances;
-* the whole article but the citation is cached (`reading_article`), keyed on
+* the whole page is kept in the page store (speeches/pagestore.py), keyed on
   the speech's content stamp, which PostgreSQL triggers renew on any change to
   a row the page shows (migration 0005), and on the glossary's stamp. An edit
   of any kind — save(), QuerySet.update(), the importer's bulk INSERTs, raw
-  SQL — shows on the very next request; nothing needs invalidating, old
-  entries just expire.
+  SQL — shows on the very next request; nothing needs invalidating.
 
 Passage text is plain text. It is escaped first; then we add, in this order of
 precedence (spans never overlap, and a span never cuts a footnote marker):
@@ -33,10 +32,8 @@ precedence (spans never overlap, and a span never cuts a footnote marker):
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import re
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -44,7 +41,6 @@ from dataclasses import dataclass
 from html import escape as html_escape  # Django's escape() minus a costly lazy-string check
 from typing import NamedTuple
 
-from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Prefetch, QuerySet
@@ -69,7 +65,6 @@ from speeches.models import (
     Term,
     Version,
 )
-from speeches.pagestore import render_version
 
 # Atomic tokens a highlight may wrap but never cut: footnote markers, and the
 # Markdown links importers keep in plain text ([text](https://…)).
@@ -427,14 +422,16 @@ def body_sources(speech: Speech, shown_ids: list[int]) -> dict[str, QuerySet]:
     """Every row the passage rows and the notes are built from, as value querysets.
 
     The renderer reads exactly these. A new source needs its table in the
-    content-stamp triggers (migration 0005), or the cached page goes stale."""
+    content-stamp triggers (migration 0005), or a stored page goes stale."""
     return {
         "passages": Passage.objects.filter(speech=speech)
         .order_by("position", "pk")
         .values_list("pk", "key", "position", "turn_speaker"),
-        "texts": PassageText.objects.filter(
-            passage__speech=speech, version_id__in=shown_ids
-        ).values_list("passage_id", "version_id", "text"),
+        # Unordered: the renderer looks texts up by (passage, version), and the
+        # model's ordering (through version to speech) cost two joins per row.
+        "texts": PassageText.objects.filter(passage__speech=speech, version_id__in=shown_ids)
+        .order_by()
+        .values_list("passage_id", "version_id", "text"),
         "themes": TaggedPassage.objects.filter(content_object__speech=speech)
         .order_by("tag__name", "tag_id")
         .values_list("content_object_id", "tag__name", "tag__slug"),
@@ -667,13 +664,11 @@ def _notes_html(footnotes: list[tuple], shown: list[Version]) -> SafeString:
     return mark_safe("".join(out))  # escaped or sanitised piece by piece above
 
 
-# ------------------------------------------------------------------ the page and its cache
-
-BODY_CACHE_SECONDS = 60 * 60 * 24
+# ------------------------------------------------------------------ the page
 
 
 def article_sources(speech: Speech) -> dict[str, QuerySet]:
-    """The rest of what the cached article shows, as model querysets for the template."""
+    """The rest of what the article shows, as model querysets for the template."""
     return {
         "corrections": Correction.objects.filter(version__speech=speech)
         .prefetch_related(Prefetch("passages", queryset=Passage.objects.order_by("position")))
@@ -684,18 +679,8 @@ def article_sources(speech: Speech) -> dict[str, QuerySet]:
     }
 
 
-class Stamps(NamedTuple):
-    """What the cached article depends on besides code and the request: the
-    speech's content stamp and the glossary's (migration 0005 keeps both)."""
-
-    speech: int
-    glossary: int
-
-
 # The glossary's stamp: one row, kept by triggers on speeches_term.
 GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
-# Both stamps as the current snapshot has them.
-STAMPS_SQL = f"SELECT content_version, ({GLOSSARY_STAMP_SQL}) FROM speeches_speech WHERE id = %s"
 
 
 def glossary_stamp_expression() -> RawSQL:
@@ -704,49 +689,19 @@ def glossary_stamp_expression() -> RawSQL:
 
 
 def glossary_stamp() -> int | None:
-    """The glossary's stamp; None (then nothing is cached) if its row is missing."""
+    """The glossary's stamp; None if its row is missing."""
     with connection.cursor() as cursor:
         cursor.execute(GLOSSARY_STAMP_SQL)
         row = cursor.fetchone()
     return None if row is None else row[0]
 
 
-def _current_stamps(speech_pk: int) -> Stamps | None:
-    with connection.cursor() as cursor:
-        cursor.execute(STAMPS_SQL, [speech_pk])
-        row = cursor.fetchone()
-    return None if row is None or row[1] is None else Stamps(*row)
-
-
-def _versions_key(speech: Speech, stamps: Stamps) -> str:
-    return f"reading-versions:{render_version()}:{speech.pk}:{stamps.speech}"
-
-
-def _article_key(
-    speech: Speech, stamps: Stamps, view: str, shown: list[Version], origin: str
-) -> str:
-    """Everything the cached article depends on: the speech (its content stamp
-    covers every row the page shows, its status included), the glossary stamp,
-    the layout and the versions shown, the origin in the copy-link buttons and
-    the code that renders it (a shared cache outlives a deploy). The status is
-    there for the reader: a draft is never served from the cache (the view
-    answers 404 first), and a status change takes a new content stamp anyway."""
-    shown_ids = ",".join(str(v.pk) for v in shown)
-    # The origin comes from the Host header (ALLOWED_HOSTS-checked); hashed, it
-    # stays short and safe as a memcached key.
-    host = hashlib.blake2b(origin.encode(), digest_size=8).hexdigest()
-    return (
-        f"reading-page:{render_version()}:{speech.pk}:{speech.status}:{stamps.speech}:"
-        f"{stamps.glossary}:{view}:{shown_ids}:{host}"
-    )
-
-
 @contextmanager
 def _one_snapshot() -> Iterator[None]:
     """Every query inside reads one snapshot of the database (REPEATABLE READ,
-    read only), so an article and the stamps it is stored under describe the
-    same data even when an edit commits halfway through the rendering. Inside
-    an outer transaction (ATOMIC_REQUESTS, tests) that transaction decides."""
+    read only), so the article describes one state of the speech even when an
+    edit commits halfway through the rendering. Inside an outer transaction
+    (ATOMIC_REQUESTS, tests) that transaction decides."""
     if connection.in_atomic_block:
         yield
         return
@@ -756,38 +711,23 @@ def _one_snapshot() -> Iterator[None]:
         yield
 
 
-def _cache_get(key: str):
-    try:
-        return cache.get(key)
-    except Exception:  # any cache backend failure: render instead, but say so
-        log.warning("reading page cache unavailable; rendering uncached", exc_info=True)
-        return None
-
-
-def _cache_set(key: str, value) -> None:
-    try:
-        cache.set(key, value, BODY_CACHE_SECONDS)
-    except Exception:  # as above: a broken cache must not break reading
-        log.warning("reading page cache unavailable; not stored", exc_info=True)
-
-
 @dataclass
 class ReadingArticle:
-    versions: list[Version]  # for the citation, which the view builds per request
+    versions: list[Version]  # for the citation, which the view builds around the article
     body: bytes  # everything in <article> but the citation, UTF-8
 
     @property
     def html(self) -> SafeString:
         # Safe: the body only ever comes from the template and the renderers
-        # above (directly or through the cache), which escape every value.
+        # above, which escape every value.
         return mark_safe(self.body.decode())
 
 
 # Where the view's template puts the article: the page is rendered around this
 # marker and the article's bytes spliced in (`splice_article`), so 450 KB of
-# cached HTML is not decoded, copied through the template engine and encoded
-# again on every request. Nothing else on the page can look like it: every
-# other value there is escaped, and escaped text has no "<".
+# HTML is not decoded, copied through the template engine and encoded again.
+# Nothing else on the page can look like it: every other value there is
+# escaped, and escaped text has no "<".
 ARTICLE_SLOT = mark_safe("<!-- reading-article -->")
 
 
@@ -802,46 +742,20 @@ def splice_article(content: bytes, article: ReadingArticle) -> bytes:
 def reading_article(
     speech: Speech, *, view: str | None, left: str | None, right: str | None, origin: str
 ) -> ReadingArticle:
-    """The reading page's article, from the cache when nothing it shows has changed.
+    """The reading page's article, rendered in one snapshot.
 
-    `speech` is a published speech with its speaker, as the view loaded it
-    (every column, content_version included). A hit costs one query, the
-    glossary stamp, and two cache reads: the speech's versions (for the
-    pickers, the layout and the citation) and the article. A miss renders in
-    one snapshot and stores both, unless an edit committed since the view
-    loaded the speech (its stamp moved): that rendering is served, not stored.
+    `speech` is a published speech with its speaker, as the view loaded it.
+    The view keeps the whole page it builds around this in the page store
+    (speeches/pagestore.py), so this runs once per edit, day and layout.
     `origin` is the request's scheme://host, for the copy-link buttons."""
-    # The view usually loaded the glossary's stamp with the speech.
-    glossary = getattr(speech, "glossary_stamp", None)
-    if glossary is None:
-        glossary = glossary_stamp()
-    stamps = None if glossary is None else Stamps(speech.content_version, glossary)
-    if stamps is not None:
-        versions = _cache_get(_versions_key(speech, stamps))
-        if versions is not None:
-            chosen, shown = _choose(versions, view=view, left=left, right=right)
-            compressed = _cache_get(_article_key(speech, stamps, chosen, shown, origin))
-            if compressed is not None:
-                return ReadingArticle(versions=versions, body=zlib.decompress(compressed))
     with _one_snapshot():
-        current = _current_stamps(speech.pk)
         versions = list(speech.versions.all())
         chosen, shown = _choose(versions, view=view, left=left, right=right)
         page = build_reading_page(
             speech, versions=versions, view=chosen, shown=shown, origin=origin
         )
         html = render_to_string("includes/_reading_body.html", {"speech": speech, "page": page})
-    body = html.encode()
-    if stamps is not None and current == stamps:
-        _cache_set(_versions_key(speech, stamps), versions)
-        # Compressed: a 200-passage article is ~450 KB of very repetitive HTML
-        # (5-25× smaller, ~0.5 ms each way), every gunicorn worker keeps its
-        # own LocMemCache, and memcached refuses values over 1 MB.
-        _cache_set(
-            _article_key(speech, stamps, chosen, shown, origin),
-            zlib.compress(body, 1),
-        )
-    return ReadingArticle(versions=versions, body=body)
+    return ReadingArticle(versions=versions, body=html.encode())
 
 
 def _choose(
@@ -853,7 +767,7 @@ def _choose(
 def build_reading_page(
     speech: Speech, *, versions: list[Version], view: str, shown: list[Version], origin: str
 ) -> ReadingPage:
-    """Everything the article shows, in a constant number of queries (uncached)."""
+    """Everything the article shows, in a constant number of queries."""
     rows_html, notes_html = render_reading_body(
         fetch_body_sources(speech, [v.pk for v in shown]),
         versions=versions,

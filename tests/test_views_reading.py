@@ -50,7 +50,7 @@ EXAMPLE = [
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """The reading page caches its rows; each test starts from an empty cache."""
+    """Each test starts from an empty process cache (the page store is rolled back with it)."""
     cache.clear()
     yield
     cache.clear()
@@ -299,7 +299,7 @@ def test_reading_page_markup_has_no_inline_script_or_style(client):
         assert " style=" not in html
 
 
-# ------------------------------------------------------------------ the rows cache
+# ------------------------------------------------------------------ stored pages
 
 
 def reading_html(client, speech: Speech, **params) -> str:
@@ -310,7 +310,7 @@ def reading_html(client, speech: Speech, **params) -> str:
 
 @pytest.fixture
 def renders(monkeypatch) -> list[int]:
-    """Counts the times the rows are really rendered (cache misses)."""
+    """Counts the times the rows are really rendered (not served from the page store)."""
     calls: list[int] = []
     real = reading.render_reading_body
 
@@ -327,7 +327,7 @@ def test_rows_are_served_from_the_cache_until_something_changes(client, renders)
     first = reading_html(client, speech)
     assert reading_html(client, speech) == first
     assert len(renders) == 1
-    # The cached article was spliced into the page in place of the slot.
+    # The article was spliced into the page in place of the slot.
     assert reading.ARTICLE_SLOT not in first
     assert first.count('<article class="speech"') == 1 and first.count('id="cite-h"') == 1
     assert first.index('id="speech-title"') < first.index('id="cite-h"')
@@ -487,20 +487,6 @@ def test_article_metadata_changes_show_on_the_next_request(client):
     assert ">Interviews</a>" in reading_html(client, speech)
     Collection.objects.filter(pk=collection.pk).update(title="All interviews")
     assert ">All interviews</a>" in reading_html(client, speech)
-
-
-class BrokenCache:
-    def get(self, *args, **kwargs):
-        raise ConnectionError("memcached is down")
-
-    set = get
-
-
-def test_a_broken_cache_still_serves_the_page(client, monkeypatch):
-    speech = rich_speech(2)
-    monkeypatch.setattr(reading, "cache", BrokenCache())
-    html = reading_html(client, speech)
-    assert html.count('class="cell" lang="en"') == 2
 
 
 def test_speech_without_reproduced_text_reads(client):
@@ -706,24 +692,6 @@ def test_reimport_through_the_importers_bulk_path_shows_on_the_next_request(clie
     assert "Re-imported words." in html and "A brand new passage." in html
     assert reading_html(client, speech) == html
     assert len(renders) == 2
-
-
-def test_a_rendering_after_a_concurrent_edit_is_served_but_not_stored(renders):
-    # The view loaded the speech, then an edit committed before the article was
-    # rendered: the rendering shows the edit, but the old stamp must not name it.
-    speech = rich_speech(1)
-    loaded = Speech.objects.select_related("speaker").get(pk=speech.pk)
-    Footnote.objects.filter(version__speech=speech).update(body="A later note.")
-    for _ in range(2):
-        article = reading.reading_article(
-            loaded, view=None, left=None, right=None, origin="http://testserver"
-        )
-        assert "A later note." in article.html
-    assert len(renders) == 2
-    fresh = Speech.objects.select_related("speaker").get(pk=speech.pk)
-    for _ in range(2):
-        reading.reading_article(fresh, view=None, left=None, right=None, origin="http://x")
-    assert len(renders) == 3
 
 
 def test_without_a_glossary_stamp_nothing_is_cached(client, renders):
