@@ -81,6 +81,9 @@ def _run(cmd: list[str]) -> None:
         raise BackupError(f"{Path(cmd[0]).name} failed ({result.returncode}):\n{result.stderr}")
 
 
+STORED_PAGES = "speeches_storedpage"
+
+
 def backup(path: Path | None = None, *, database: str | None = None) -> Path:
     """Dump the database to `path` (default var/backups/archive-<UTC time>.dump)."""
     conninfo = database_url(database)
@@ -89,7 +92,19 @@ def backup(path: Path | None = None, *, database: str | None = None) -> Path:
         path = BACKUP_DIR / f"archive-{stamp}.dump"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    _run([tool("pg_dump", conninfo), "--format=custom", "--no-owner", "--file", str(tmp), conninfo])
+    _run(
+        [
+            tool("pg_dump", conninfo),
+            "--format=custom",
+            "--no-owner",
+            # Rendered pages (speeches/pagestore.py) are derived data, rebuilt
+            # on the next request: the table is restored empty.
+            f"--exclude-table-data={STORED_PAGES}",
+            "--file",
+            str(tmp),
+            conninfo,
+        ]
+    )
     tmp.replace(path)  # a backup file that exists is a complete one
     return path
 
