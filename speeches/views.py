@@ -47,6 +47,7 @@ from speeches.reading import (
     build_passage_page,
     glossary_stamp_expression,
     is_chinese,
+    language_name,
     reading_article,
     splice_article,
 )
@@ -327,13 +328,20 @@ def speech_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filter": filterset,
             "selected": {key: request.GET.get(key, "") for key in SpeechFilter.base_filters},
-            "speakers": _public_speakers().order_by("name"),
-            "themes": _public_themes(),
-            "years": [d.year for d in years],
-            "languages": languages,
+            # (value, label) pairs for the {% options %} tag.
+            "speakers": Speaker.objects.filter(
+                Exists(Speech.objects.public().filter(speaker=OuterRef("pk")))
+            )
+            .order_by("name", "pk")
+            .values_list("slug", "name"),
+            "themes": _public_themes().values_list("slug", "name"),
+            "years": [(d.year, d.year) for d in years],
+            "languages": [(code, language_name(code)) for code in languages],
             "kinds": Speech.Kind.choices,
-            "collections": Collection.objects.filter(
-                Exists(Speech.objects.public().filter(collections=OuterRef("pk")))
+            "collections": list(
+                Collection.objects.filter(
+                    Exists(Speech.objects.public().filter(collections=OuterRef("pk")))
+                ).values_list("slug", "title")
             ),
             "sorts": [
                 ("date", "Newest first"),

@@ -243,3 +243,20 @@ def test_exports_json_and_markdown(client):
 def test_speech_list_any_parameters_answer_a_page(client, params):
     response = client.get(reverse("speeches:speech_list"), params)
     assert response.status_code in (200, 400, 404)
+
+
+def test_list_items_and_filter_options_escape_what_editors_typed(client):
+    speaker = SpeakerFactory(name='Ann <b onmouseover="x()">Lee</b>', slug="ann-lee")
+    speech = make_bilingual_speech(1, speaker=speaker, title="Cyber <script>alert(1)</script>")
+    speech.summary = 'A "summary" & <i>more</i>'
+    speech.save()
+    for url in ("/", "/speeches/", speaker.get_absolute_url()):
+        html = client.get(url).content.decode()
+        assert "<script>alert(1)" not in html and "<b onmouseover" not in html, url
+        assert "Cyber &lt;script&gt;alert(1)&lt;/script&gt;" in html, url
+    html = client.get("/speeches/", {"speaker": "ann-lee", "lang": "en"}).content.decode()
+    assert '<option value="ann-lee" selected>Ann &lt;b onmouseover=&quot;x()&quot;&gt;Lee' in html
+    assert '<option value="en" selected>English</option>' in html
+    assert "A &quot;summary&quot; &amp; &lt;i&gt;more&lt;/i&gt;" in html
+    # Each item names the languages the speech can be read in.
+    assert "· Chinese (Simplified) · English</span>" in html
