@@ -43,8 +43,7 @@ from typing import NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Prefetch, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Prefetch, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
@@ -681,11 +680,6 @@ def article_sources(speech: Speech) -> dict[str, QuerySet]:
 
 # The glossary's stamp: one row, kept by triggers on speeches_term.
 GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
-
-
-def glossary_stamp_expression() -> RawSQL:
-    """The glossary's stamp as a column of another query (saves a round trip)."""
-    return RawSQL(GLOSSARY_STAMP_SQL, (), output_field=BigIntegerField())
 
 
 def glossary_stamp() -> int | None:

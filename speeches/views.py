@@ -45,7 +45,6 @@ from speeches.models import (
 from speeches.reading import (
     ARTICLE_SLOT,
     build_passage_page,
-    glossary_stamp_expression,
     is_chinese,
     language_name,
     reading_article,
@@ -155,11 +154,7 @@ def _find_speech(
     # get(), not first(): the slug is unique, and first()'s ORDER BY (the
     # model's ordering through the speaker join) cost more to compile than
     # the whole query takes to run.
-    speech = _one_or_none(
-        Speech.objects.select_related("speaker")
-        .annotate(glossary_stamp=glossary_stamp_expression())
-        .filter(slug=slug)
-    )
+    speech = _one_or_none(Speech.objects.select_related("speaker").filter(slug=slug))
     if speech is None:
         old = SlugHistory.objects.select_related("speech").filter(old_slug=slug).first()
         if old is not None and old.speech.status != Speech.Status.DRAFT:
@@ -180,11 +175,7 @@ def _find_passage(
     `url_for(key)` is where an old key redirects to (the same view, current key)."""
     if key != key.lower():
         return HttpResponsePermanentRedirect(_with_query(url_for(key.lower()), request))
-    passage = _one_or_none(
-        Passage.objects.select_related("speech__speaker")
-        .annotate(glossary_stamp=glossary_stamp_expression())
-        .filter(key=key)
-    )
+    passage = _one_or_none(Passage.objects.select_related("speech__speaker").filter(key=key))
     if passage is None:
         moved = (
             PassageRedirect.objects.select_related(
@@ -206,7 +197,6 @@ def _find_passage(
         return _not_found(request)
     if passage.speech.status == Speech.Status.WITHDRAWN:
         return _withdrawn(request, passage.speech)
-    passage.speech.glossary_stamp = passage.glossary_stamp  # for pagestore.slot_for
     return passage
 
 
@@ -357,15 +347,13 @@ def speech_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    found = _find_speech(request, slug, _speech_url)
-    if isinstance(found, HttpResponse):
-        return found
-    slot = pagestore.slot_for(
-        request, kind="reading", pk=found.pk, speech=found, params=READING_PARAMS
-    )
+    slot = pagestore.slot_for(request, kind="reading", lookup=slug, params=READING_PARAMS)
     stored = pagestore.fetch(slot) if slot else None
     if stored is not None:
         return stored
+    found = _find_speech(request, slug, _speech_url)
+    if isinstance(found, HttpResponse):
+        return found
     article = reading_article(
         found,
         view=request.GET.get("view"),
@@ -462,16 +450,16 @@ def _pick_export_file(files: dict[str, str], code: str) -> str | None:
 
 @require_safe
 def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
+    slot = pagestore.slot_for(request, kind="passage", lookup=key)
+    stored = pagestore.fetch(slot) if slot else None
+    if stored is not None:
+        return stored
     found = _find_passage(request, key, _passage_url)
     if isinstance(found, HttpResponse):
         return found
     fmt = request.GET.get("format")
     if fmt:
         return _passage_cite_response(request, found, fmt)
-    slot = pagestore.slot_for(request, kind="passage", pk=found.pk, speech=found.speech)
-    stored = pagestore.fetch(slot) if slot else None
-    if stored is not None:
-        return stored
     page = build_passage_page(found)
     citation = build_citation(
         speech=found.speech,

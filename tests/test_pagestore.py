@@ -134,13 +134,12 @@ def test_a_repeated_parameter_is_not_stored(client, renders):
     assert renders == []
 
 
-def test_the_key_changes_with_the_day_the_host_and_the_code(client, rf, monkeypatch):
+def test_the_key_changes_with_the_day_the_host_and_the_code(rf, monkeypatch):
     speech = make_bilingual_speech(1)
-    speech.glossary_stamp = 1
 
     def key(host: str = "testserver") -> str:
         request = rf.get("/", HTTP_HOST=host)
-        return pagestore.slot_for(request, kind="reading", pk=speech.pk, speech=speech).key
+        return pagestore.slot_for(request, kind="reading", lookup=speech.slug).key
 
     today = key()
     assert key() == today
@@ -151,6 +150,19 @@ def test_the_key_changes_with_the_day_the_host_and_the_code(client, rf, monkeypa
     monkeypatch.undo()
     monkeypatch.setattr(pagestore, "render_version", lambda: "another release")
     assert key() != today
+
+
+def test_only_published_pages_have_a_slot(rf):
+    speech = make_bilingual_speech(1)
+    passage = speech.passages.get()
+    request = rf.get("/")
+    assert pagestore.slot_for(request, kind="passage", lookup=passage.key) is not None
+    assert pagestore.slot_for(request, kind="passage", lookup="nosuchkey") is None
+    assert pagestore.slot_for(request, kind="reading", lookup="no-such-slug") is None
+    for status in (Speech.Status.DRAFT, Speech.Status.WITHDRAWN):
+        Speech.objects.filter(pk=speech.pk).update(status=status)
+        assert pagestore.slot_for(request, kind="passage", lookup=passage.key) is None
+        assert pagestore.slot_for(request, kind="reading", lookup=speech.slug) is None
 
 
 def test_without_a_glossary_stamp_nothing_is_stored(client, renders):

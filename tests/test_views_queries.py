@@ -32,18 +32,18 @@ def empty_cache():
 
 
 # Measured on this code; a change is fine when explained, never when it grows with data.
-# Reading page, first request: the speech (with the glossary stamp), the stored
-# page (speeches/pagestore.py: none yet), then in one snapshot the versions,
-# 7 row sources, corrections, coverage, themes, collections (outside a test's
-# transaction also BEGIN, SET TRANSACTION and COMMIT), then storing the page: a
-# savepoint (only inside a test's transaction), the upsert, the clean-up of
-# older generations, the release.
-# Any later request, from any process: the speech and the stored page.
-READING_QUERIES = 18
+# Reading page, first request: the page's key (speech status and stamps by
+# slug, speeches/pagestore.py), the stored page (none yet), the speech with its
+# speaker, then in one snapshot the versions, 7 row sources, corrections,
+# coverage, themes, collections (outside a test's transaction also BEGIN, SET
+# TRANSACTION and COMMIT), then storing the page: a savepoint (only inside a
+# test's transaction), the upsert, the clean-up of older generations, the release.
+# Any later request, from any process: the page's key and the stored page.
+READING_QUERIES = 19
 READING_QUERIES_STORED = 2
-# Passage page: the passage (with its speech and the glossary stamp), the
-# stored page, then 10 queries to render it and 4 to store it (as above).
-PASSAGE_QUERIES = 16
+# Passage page: the key, the stored page, the passage with its speech and
+# speaker, 10 queries to render it and 4 to store it (as above).
+PASSAGE_QUERIES = 17
 PASSAGE_QUERIES_STORED = 2
 LIST_QUERIES = 8
 HOME_QUERIES = 7
