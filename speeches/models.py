@@ -803,7 +803,7 @@ class StoredPage(models.Model):
     key = models.CharField(max_length=64, primary_key=True)
     speech = models.ForeignKey(Speech, on_delete=models.CASCADE, related_name="+")
     generation = models.CharField(max_length=200)
-    body = models.BinaryField()  # zlib-compressed UTF-8 HTML
+    body = models.BinaryField()  # gzip-compressed UTF-8 HTML
     stored_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 
 import pytest
 from django.core.cache import cache
@@ -186,3 +187,16 @@ def test_a_failed_store_is_logged_and_the_transaction_goes_on(caplog):
 def test_render_version_names_the_templates_and_sources():
     version = pagestore.render_version()
     assert len(version) == 16 and version == pagestore.render_version()
+
+
+def test_a_client_that_accepts_gzip_gets_the_stored_bytes_as_they_are(client):
+    speech = make_bilingual_speech(3)
+    url = speech.get_absolute_url()
+    rendered = client.get(url)
+    assert "Accept-Encoding" in rendered["Vary"] and not rendered.has_header("Content-Encoding")
+    plain = client.get(url)
+    zipped = client.get(url, headers={"accept-encoding": "gzip, deflate, br"})
+    assert zipped["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped["Vary"]
+    assert gzip.decompress(zipped.content) == plain.content == rendered.content
+    assert not plain.has_header("Content-Encoding") and "Accept-Encoding" in plain["Vary"]
+    assert len(zipped.content) < len(plain.content) / 2
