@@ -107,12 +107,14 @@ class Response(NamedTuple):
     body: bytes
 
 
-def http_request(port: int, url: str, timeout: float = 30) -> Response:
+def http_request(
+    port: int, url: str, timeout: float = 30, headers: dict[str, str] | None = None
+) -> Response:
     """One GET over a fresh connection (gunicorn's sync workers close every
     connection, so there is nothing to keep alive)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        connection.request("GET", url)
+        connection.request("GET", url, headers=headers or {})
         response = connection.getresponse()
         return Response(response.status, response.headers, response.read())
     finally:

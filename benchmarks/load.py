@@ -21,7 +21,8 @@ and the fault phase is skipped (we do not restart someone else's server).
   the limiter's cache work is part of every figure and a 429 would be counted.
 * Client: `--users` threads (default 20), each a user that requests, reads the
   whole body and immediately requests again (a closed loop, no think time; a
-  fresh connection each time, as sync workers close it). Request URLs:
+  fresh connection each time, as sync workers close it; `Accept-Encoding:
+  gzip` as browsers send it). Request URLs:
   reading pages of every public speech and passage pages of 5,000 passages,
   uniformly at random, and 30 searches (rare and frequent words, phrases,
   Chinese, filters, grouping, page 2).
@@ -80,6 +81,8 @@ MIX = {"reading": 0.4, "passage": 0.4, "search": 0.2}
 TARGETS = {"reading": 3, "passage": 3, "search": 10}  # at least 1/N of /healthz
 FAULT_BEFORE_S, FAULT_DOWN_S, FAULT_AFTER_S = 5.0, 3.0, 10.0
 RECOVERY_TARGET_S = 5.0
+# What every browser sends: stored pages then go out as stored (gzip).
+BROWSER = {"Accept-Encoding": "gzip, deflate, br"}
 
 SEARCHES: list[dict[str, str]] = [
     {"q": "infamy"},
@@ -220,7 +223,7 @@ def run_load(
             url = rng.choice(pools[kind])
             start = time.perf_counter()
             try:
-                response = _common.http_request(port, url, timeout=TIMEOUT_S)
+                response = _common.http_request(port, url, timeout=TIMEOUT_S, headers=BROWSER)
                 status, body = response.status, response.body
                 retry_after = response.headers.get("Retry-After", "")
             except (OSError, http.client.HTTPException):
@@ -265,7 +268,7 @@ def _visit_each_once(port: int, kind: str, urls: list[str], users: int) -> Phase
                 url = todo.pop()
             start = time.perf_counter()
             try:
-                status = _common.http_request(port, url, timeout=TIMEOUT_S).status
+                status = _common.http_request(port, url, timeout=TIMEOUT_S, headers=BROWSER).status
             except (OSError, http.client.HTTPException):
                 status = 0
             phase.results.append(Result(kind, start, time.perf_counter(), status, "", True))
