@@ -6,7 +6,7 @@ unprivileged user when we are root (initdb refuses root), and is created with
 the C.UTF-8 locale: in a `C` cluster Chinese punctuation counts as letters and
 text search sees `建设网络强国，推进自主创新。` as a single lexeme.
 
-    python -m archive.embedded_db start|stop|status|url|psql
+    python -m archive.embedded_db start|stop|status|url|psql [psql arguments]
 """
 
 from __future__ import annotations
@@ -255,7 +255,9 @@ def main(argv: list[str]) -> int:
     elif command == "url":
         print(database_url())
     elif command == "psql":
-        os.execv(tool_path("psql"), ["psql", "-h", str(socket_dir()), "-U", DB_USER, DATABASE_NAME])
+        # Extra arguments go to psql (`... psql -c "SELECT 1"`).
+        psql = ["psql", "-h", str(socket_dir()), "-U", DB_USER, DATABASE_NAME, *argv[2:]]
+        os.execv(tool_path("psql"), psql)
     else:
         print(__doc__, file=sys.stderr)
         return 2
