@@ -253,7 +253,7 @@ def naive_ms(params: dict[str, str]) -> float:
     from speeches import search
 
     p = search.read_params(params)
-    compiled = search._compile(search.parse(p.q))
+    compiled, _ = search._compile(search.parse(p.q))
     match, match_params = search._match(compiled, p)
     rank = (
         "ts_rank(t.search_vector, CASE WHEN t.search_lang = 'en' THEN %s::tsquery "

@@ -16,7 +16,8 @@ Design and measurements: docs/search.md and ../shared/research/search.md.
   which a CJK chunk is a chain of its bigrams (`'网络' <-> '络强' <-> '强国'`),
   i.e. an exact substring search over normalised text.
 * Bounded work (the frequent-word problem). A capped probe counts matches up
-  to CAP. At most CAP: exact ranking of every match. Beyond it: for word
+  to CAP, and scores and ranks the rows it reads as it reads them (no second
+  read by id). At most CAP: exact ranking of every match. Beyond it: for word
   queries, rank the newest WINDOW matches found by walking the date index
   (stops early because matches are dense); for phrase queries, rank the first
   PHRASE_WINDOW matches of the bitmap scan. Both are labelled approximate. The
@@ -33,9 +34,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import html
 import io
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -71,11 +72,8 @@ RANK_FLAGS = 1 | 32  # divide by 1 + log(length); scale into [0, 1)
 
 # Frequent words (docs/search.md, "Bounded work"): a one-lexeme query that
 # PostgreSQL's statistics say matches far more than CAP rows walks the date
-# index instead of building a GIN bitmap of every match. One walk step (index
-# entry, heap row, match test) costs about WALK_COST_RATIO bitmap entries
-# (measured at 1M: 0.75 µs against 0.19 µs); a walk visits at most WALK_SLACK
-# times the rows the estimate predicts before it gives up for the bitmap.
-WALK_COST_RATIO = 4
+# index instead of building a GIN bitmap of every match; a walk visits at most
+# WALK_SLACK times the rows the estimate predicts before it gives up for the bitmap.
 WALK_SLACK = 4
 
 SORTS = ("relevance", "newest", "oldest")
@@ -664,8 +662,10 @@ class SearchResult:
     @property
     def sample_label(self) -> str:
         """What the facet counts were taken over (when not every match)."""
-        if self.sampled:
+        if self.sampled and self.estimate:
             return f"the {WINDOW:,} newest matches"
+        if self.sampled:
+            return f"the {self.cap:,} newest matches"
         return f"the first {self.cap:,} matches found"
 
     @property
@@ -758,6 +758,32 @@ class SearchResult:
         return mark_safe("".join(group.html(query) for group in self.groups))  # built escaped
 
     @property
+    def facets_html(self) -> SafeString:
+        """The facet sections, built in Python from escaped values (like
+        Hit.html: a template loop over 100+ values cost about 1 ms a page)."""
+        out = []
+        for name, values in self.facets.items():
+            if not values:
+                continue
+            items = [
+                f"<li{_SELECTED[v.selected]}>"
+                f'<a href="{html.escape(v.url)}">{html.escape(str(v.label))}</a> '
+                f'<span class="count">{v.count}</span></li>'
+                for v in values
+            ]
+            more = ""
+            if len(items) > FACETS_SHOWN:
+                more = (
+                    f"<details><summary>{len(items) - FACETS_SHOWN} more</summary>"
+                    f"<ul>{''.join(items[FACETS_SHOWN:])}</ul></details>"
+                )
+            out.append(
+                f'<section class="facet"><h2>{FACET_TITLES[name]}</h2>'
+                f"<ul>{''.join(items[:FACETS_SHOWN])}</ul>{more}</section>"
+            )
+        return mark_safe("".join(out))  # every value above is escaped
+
+    @property
     def expansion_labels(self) -> list[str]:
         return [form for e in self.expansions for form in e.added]
 
@@ -782,34 +808,125 @@ class _Compiled:
         return "<" in self.q_en or "<" in self.q_other
 
 
+# Per-process caches of what changes rarely, each under a key that every
+# change gives a new value: the confirmed glossary under its stamp (migration
+# 0005: triggers on speeches_term renew it from a sequence, so no value comes
+# back, not even after a rollback), and ANALYZE's statistics of the search
+# column under the time of the table's last ANALYZE and its row estimate
+# (statistics only choose a plan and the "about N" figure, never which rows
+# match). Statement 1 of every search reads both keys; an entry is re-read
+# only when its key moved.
+
+
+# Frozen, and replaced whole: a thread (runserver's) reading the cache never
+# sees one key with another key's values.
+@dataclass(frozen=True)
+class _GlossaryCache:
+    stamp: int | None = None  # None: never read
+    terms: tuple[Term, ...] = ()
+
+
+@dataclass(frozen=True)
+class _StatsCache:
+    key: str | None = None  # None: never read
+    lexemes: dict[str, float] = field(default_factory=dict)  # share of rows
+    en: float = 0.0  # share of English rows
+    rows: float = 0.0
+
+
+_GLOSSARY_CACHE = _GlossaryCache()
+_STATS_CACHE = _StatsCache()
+
+# The transaction's settings (the time budget; no JIT: every statement here is
+# bounded, compiling would cost more than it saves) and the two cache keys.
+# stats_fetch_consistency 'none': the ANALYZE time as it is now, not as a
+# snapshot taken earlier in an enclosing transaction.
+_SETTINGS_SQL = (
+    "set_config('statement_timeout', %s, true), set_config('jit', 'off', true), "
+    "set_config('stats_fetch_consistency', 'none', true)"
+)
+_STATS_KEY_SQL = (
+    "(SELECT concat_ws(' ', pg_stat_get_last_analyze_time(c.oid), "
+    "pg_stat_get_last_autoanalyze_time(c.oid), c.reltuples) "
+    "FROM pg_class c WHERE c.oid = 'speeches_passagetext'::regclass)"
+)
+_KEYS_SQL = f"(SELECT stamp FROM speeches_glossary_stamp), {_STATS_KEY_SQL}"
+
 # ANALYZE's most common lexemes of the search column (their share of rows), the
 # share of English rows, and the table's size: what the planner itself reads
-# to estimate a match. Read only for one-lexeme queries without filters.
-_STATS_SQL = """
-json_build_object(
-  'lexemes', (SELECT json_object_agg(m.lex, m.f)
-       FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
-            AS m(lex, f)
-      WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
-        AND s.attname = 'search_vector'
-        AND m.lex = ANY(tsvector_to_array(to_tsvector('simple', querytree(q.en)))
-                        || tsvector_to_array(to_tsvector('simple', querytree(q.other))))),
-  'en', (SELECT m.f
-       FROM pg_stats s, unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS m(v, f)
-      WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
-        AND s.attname = 'search_lang' AND m.v = 'en'),
-  'rows', (SELECT reltuples FROM pg_class WHERE oid = 'speeches_passagetext'::regclass))
+# to estimate a match, read once per ANALYZE (see above).
+_STATS_SQL = f"""
+SELECT {_STATS_KEY_SQL},
+  (SELECT json_object_agg(m.lex, m.f)
+     FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
+          AS m(lex, f)
+    WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
+      AND s.attname = 'search_vector' AND m.lex IS NOT NULL),
+  (SELECT m.f
+     FROM pg_stats s, unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS m(v, f)
+    WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
+      AND s.attname = 'search_lang' AND m.v = 'en'),
+  (SELECT reltuples FROM pg_class WHERE oid = 'speeches_passagetext'::regclass)
 """
+
+_GLOSSARY_SQL = (
+    "SELECT (SELECT stamp FROM speeches_glossary_stamp), "
+    "(SELECT json_agg(json_build_array(id, original, translation, variants)) "
+    "FROM speeches_term WHERE status = %s)"
+)
 
 _ONE_LEXEME = re.compile(r"^'(?:[^']|'')+'$")
 
 
+@dataclass
+class _Keys:
+    """The cache keys statement 1 read (None: not read)."""
+
+    glossary: int | None = None
+    stats: str | None = None
+
+
+def _glossary(stamp: int | None) -> list[Term]:
+    """The confirmed glossary, from the cache when `stamp` is its key."""
+    global _GLOSSARY_CACHE
+    cached = _GLOSSARY_CACHE
+    if stamp is None or cached.stamp != stamp:
+        with connection.cursor() as cursor:
+            cursor.execute(_GLOSSARY_SQL, [Term.Status.CONFIRMED])
+            read_stamp, rows = cursor.fetchone()
+        terms = [
+            _from_db(Term, {"id": pk, "original": o, "translation": t, "variants": v})
+            for pk, o, t, v in rows or []
+        ]
+        # Stamp and terms come from one snapshot: they belong together.
+        cached = _GLOSSARY_CACHE = _GlossaryCache(read_stamp, tuple(terms))
+    return list(cached.terms)
+
+
+def _statistics(key: str | None) -> _StatsCache:
+    """ANALYZE's statistics of the search column, from the cache when `key` is its key."""
+    global _STATS_CACHE
+    cached = _STATS_CACHE
+    if key is None or cached.key != key:
+        with connection.cursor() as cursor:
+            cursor.execute(_STATS_SQL)
+            read_key, lexemes, en, rows = cursor.fetchone()
+        cached = _STATS_CACHE = _StatsCache(
+            key=read_key,
+            lexemes={k: float(v) for k, v in (lexemes or {}).items()},
+            en=float(en or 0.0),
+            rows=float(rows or 0.0),
+        )
+    return cached
+
+
 def _compile(
-    parsed: ParsedQuery, *, with_stats: bool = False, index_only: bool = False
-) -> _Compiled:
-    """Let PostgreSQL build the tsqueries from parameters (one round trip),
-    with the statistics a frequent one-lexeme query is routed by. `index_only`
-    turns sequential scans off for the rest of the transaction (see _probe)."""
+    parsed: ParsedQuery, *, index_only: bool = False, begin: bool = False
+) -> tuple[_Compiled, _Keys]:
+    """Let PostgreSQL build the tsqueries from parameters (one round trip).
+    `index_only` turns sequential scans off for the rest of the transaction
+    (see _probe); `begin` also sets the transaction's settings and reads the
+    cache keys (statement 1 of a search)."""
     en = _build(parsed, _english_leaf)
     other = _build(parsed, _other_leaf)
     en_pos = _build(parsed, _english_leaf, positive_only=True)
@@ -825,22 +942,18 @@ def _compile(
             exprs.append(built.sql)
             params.extend(built.params)
     names = ("en", "other", "en_pos", "near")
-    stats = _STATS_SQL if with_stats else "NULL::json"
     seqscan = "set_config('enable_seqscan', 'off', true)" if index_only else "NULL"
+    extra = f"{_SETTINGS_SQL}, {_KEYS_SQL}" if begin else "NULL, NULL, NULL, NULL, NULL"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT q.en::text, q.other::text, q.en_pos::text, q.near::text, {stats}, {seqscan} "
+            f"SELECT {extra}, q.en::text, q.other::text, q.en_pos::text, q.near::text, {seqscan} "
             "FROM "
             f"(SELECT {', '.join(f'({e}) AS {n}' for e, n in zip(exprs, names, strict=True))}) q",
-            params,
+            [str(TIMEOUT_MS), *params] if begin else params,
         )
-        q_en, q_other, q_en_pos, q_near, found, _ = cursor.fetchone()
+        _, _, _, stamp, stats_key, q_en, q_other, q_en_pos, q_near, _ = cursor.fetchone()
     c = _Compiled(q_en or "", q_other or "", q_en_pos or "", q_near or "")
-    if found:
-        c.lexeme_share = {k: float(v) for k, v in (found.get("lexemes") or {}).items()}
-        c.en_share = float(found.get("en") or 0.0)
-        c.rows = float(found.get("rows") or 0.0)
-    return c
+    return c, _Keys(stamp, stats_key) if begin else _Keys()
 
 
 def _filters(p: SearchParams) -> tuple[str, list]:
@@ -893,37 +1006,49 @@ def _match(c: _Compiled, p: SearchParams) -> tuple[str, list]:
     return "(" + " OR ".join(arms) + ")" + filters, params + filter_params
 
 
-def _score(c: _Compiled) -> tuple[str, list]:
+def _score(c: _Compiled, alias: str = "t", vector: str = "search_vector") -> tuple[str, list]:
     """Passage rank, plus a boost when the speech's title matches too, plus one
     when an English passage has the typed words next to each other, in order
-    (a known quotation typed without quotes)."""
+    (a known quotation typed without quotes). `alias` names the row's table
+    (or a subquery with the same column names, `vector` its search vector)."""
+    v, lang, sid = f"{alias}.{vector}", f"{alias}.search_lang", f"{alias}.search_speech_id"
     sql = (
-        f"(ts_rank_cd(t.search_vector, CASE WHEN t.search_lang = 'en' THEN %s::tsquery "
-        f"ELSE %s::tsquery END, {RANK_FLAGS}) + CASE WHEN t.search_speech_id IN "
+        f"(ts_rank_cd({v}, CASE WHEN {lang} = 'en' THEN %s::tsquery "
+        f"ELSE %s::tsquery END, {RANK_FLAGS}) + CASE WHEN {sid} IN "
         "(SELECT id FROM speeches_speech WHERE status = 'published' "
         f"AND search_vector @@ %s::tsquery) THEN {TITLE_BOOST} ELSE 0 END"
     )
     params = [c.q_en or "", c.q_other or "", c.q_en or c.q_other]
     if c.q_near:
         sql += (
-            " + CASE WHEN t.search_lang = 'en' AND t.search_vector @@ %s::tsquery "
+            f" + CASE WHEN {lang} = 'en' AND ts_match_vq({v}, %s::tsquery) "
             f"THEN {PHRASE_BOOST} ELSE 0 END"
         )
         params.append(c.q_near)
     return sql + ")", params
 
 
-_PROBE_COLUMNS = (
-    "t.id, t.search_speech_id AS sid, t.search_lang AS lang, "
-    "t.search_speaker_id AS spk, t.search_kind AS kind, t.search_date AS d"
+# The probe's rows: the filter columns the facets count, the score, and
+# whether the row is among those the ranking orders (`ranked`).
+_PROBE_COLUMNS = "x.id, x.sid, x.lang, x.spk, x.kind, x.d"
+_INNER_COLUMNS = (
+    "t.id, t.search_speech_id AS sid, t.search_lang AS lang, t.search_speaker_id AS spk, "
+    "t.search_kind AS kind, t.search_date AS d, t.search_vector, t.search_lang, t.search_speech_id"
 )
 
 _FACETS_SQL = """
-WITH m AS MATERIALIZED ({rows}), per AS MATERIALIZED (SELECT sid, count(*) AS n FROM m GROUP BY sid)
+WITH m AS MATERIALIZED ({rows}),
+per AS MATERIALIZED (SELECT sid, count(*) AS n FROM m GROUP BY sid),
+-- The matched speeches' themes and collections, each read by one index scan
+-- for all of them (a join per speech re-read the array of ids every time).
+tags AS MATERIALIZED (
+    SELECT content_object_id AS sid, tag_id FROM speeches_taggedspeech
+     WHERE content_object_id = ANY(ARRAY(SELECT sid FROM per))),
+items AS MATERIALIZED (
+    SELECT speech_id AS sid, collection_id AS cid FROM speeches_collectionitem
+     WHERE speech_id = ANY(ARRAY(SELECT sid FROM per)))
 SELECT 'total', '', '', count(*) FROM m
-UNION ALL SELECT 'ids', string_agg(id::text, ','), '', 0 FROM m WHERE walk = ''
-UNION ALL SELECT 'walked', string_agg(id::text, ',' ORDER BY d DESC, id DESC), walk, count(*)
-  FROM m WHERE walk <> '' GROUP BY walk
+UNION ALL SELECT 'walked', walk, walk, count(*) FROM m WHERE walk <> '' GROUP BY walk
 UNION ALL SELECT 'speeches', '', '', count(*) FROM per
 UNION ALL SELECT 'lang', lang, lang, count(*) FROM m GROUP BY lang
 UNION ALL SELECT 'speaker', sp.slug, sp.name, c.n
@@ -934,16 +1059,31 @@ UNION ALL SELECT 'kind', kind, kind, count(*) FROM m GROUP BY kind
 UNION ALL SELECT 'year', y::text, y::text, count(*)
   FROM (SELECT extract(year FROM d)::int AS y FROM m) years GROUP BY y
 UNION ALL SELECT 'theme', tg.slug, tg.name, sum(per.n)
-  FROM speeches_taggedspeech ts JOIN per ON per.sid = ts.content_object_id
-  JOIN taggit_tag tg ON tg.id = ts.tag_id
- WHERE ts.content_object_id = ANY(ARRAY(SELECT sid FROM per))
+  FROM tags JOIN per ON per.sid = tags.sid JOIN taggit_tag tg ON tg.id = tags.tag_id
  GROUP BY tg.slug, tg.name
 UNION ALL SELECT 'collection', c.slug, c.title, sum(per.n)
-  FROM speeches_collectionitem ci JOIN per ON per.sid = ci.speech_id
-  JOIN speeches_collection c ON c.id = ci.collection_id
- WHERE ci.speech_id = ANY(ARRAY(SELECT sid FROM per))
+  FROM items JOIN per ON per.sid = items.sid JOIN speeches_collection c ON c.id = items.cid
  GROUP BY c.slug, c.title
-"""
+{ranking}"""
+
+# One page ranked from the probe's rows ("id score,id score,…" in order).
+_TOP_SQL = """
+UNION ALL SELECT 'top', string_agg(id::text || ' ' || score::text, ',' ORDER BY {order}), '', 0
+  FROM (SELECT id, score, d FROM m WHERE ranked ORDER BY {order} LIMIT %s OFFSET %s) top"""
+
+# One page of speeches from the probe's rows: position, "speech id best,ids", hits.
+_GROUPS_SQL = """
+UNION ALL SELECT 'group', g.k::text, g.sid::text || ' ' || g.ids, g.n
+  FROM (SELECT sid, count(*) AS n, string_agg(id::text, ',' ORDER BY score DESC, id) AS ids,
+               row_number() OVER (ORDER BY {order}, sid) AS k
+          FROM m WHERE ranked GROUP BY sid ORDER BY {order}, sid LIMIT %s OFFSET %s) g"""
+
+_TOP_ORDER = {
+    "relevance": "score DESC, d DESC, id",
+    "newest": "d DESC, id DESC",
+    "oldest": "d ASC, id ASC",
+}
+_GROUP_ORDER = {"relevance": "max(score) DESC", "newest": "max(d) DESC", "oldest": "min(d) ASC"}
 
 _SPEECH_FACETS_SQL = """
 WITH s AS MATERIALIZED (
@@ -1004,6 +1144,16 @@ def _speech_filters(p: SearchParams) -> tuple[str, list]:
 KIND_LABELS = dict(Speech.Kind.choices)
 FACET_ORDER = ("lang", "speaker", "kind", "year", "theme", "collection")
 FACET_LIMIT = 30
+FACETS_SHOWN = 12  # the rest of a facet's values behind "N more"
+_SELECTED = {True: ' class="selected"', False: ""}
+FACET_TITLES = {
+    "lang": "Language",
+    "speaker": "Speaker",
+    "kind": "Kind",
+    "year": "Year",
+    "theme": "Theme",
+    "collection": "Collection",
+}
 
 
 def _facets(rows, p: SearchParams) -> dict[str, list[FacetValue]]:
@@ -1046,13 +1196,16 @@ def _facets(rows, p: SearchParams) -> dict[str, list[FacetValue]]:
 @dataclass
 class _Probe:
     """What the capped probe found: whether it hit the cap, matches per
-    language arm (among those it saw), the ids it saw through the GIN bitmap,
-    and for each walked arm the ids of its newest matches, newest first."""
+    language arm (among those it saw), the rows each walked arm found, and the
+    page ranked from the probe's own rows: (id, score) in order, or for the
+    grouped view (speech id, hits, best passage ids)."""
 
     capped: bool
     lang_counts: dict[str, int]
-    ids: list[int]
-    walked: dict[str, list[int]] = field(default_factory=dict)
+    walked: dict[str, int] = field(default_factory=dict)
+    newest: bool = False  # the rows are the newest matches (a filtered probe)
+    top: list[tuple[int, float]] = field(default_factory=list)
+    groups: list[tuple[int, int, list[int]]] = field(default_factory=list)
 
 
 def _walks(c: _Compiled, p: SearchParams) -> dict[str, int]:
@@ -1061,10 +1214,12 @@ def _walks(c: _Compiled, p: SearchParams) -> dict[str, int]:
     Only a one-lexeme arm without filters or phrases (what ANALYZE's statistics
     estimate well: within 10% at 1M for frequent words), English words in the
     English arm and Chinese bigrams in the other, and only when the estimate
-    is far above CAP and the walk to WINDOW matches is cheaper than a bitmap of
-    every match: estimate² ≥ WALK_COST_RATIO × WINDOW × rows of the arm. A
-    wrong estimate costs time, never results: the walk stops after WALK_SLACK
-    times the rows it expected to visit, and the bitmap probe runs instead."""
+    is far above CAP (at least 3 × CAP). Such a word is capped, and a capped
+    word is ranked among its newest WINDOW matches, found by this same walk
+    (_candidates): the bitmap probe would only add the bitmap of every match
+    and CAP heap rows before it. A wrong estimate costs time, never results:
+    the walk stops after WALK_SLACK times the rows it expected to visit, and
+    the bitmap probe runs instead."""
     if p.has_filters or c.has_phrase or not c.rows or not c.lexeme_share:
         return {}
     walks = {}
@@ -1077,18 +1232,32 @@ def _walks(c: _Compiled, p: SearchParams) -> dict[str, int]:
         share = c.lexeme_share.get(lexeme, 0.0)
         arm_rows = c.rows * (c.en_share if name == "en" else 1 - c.en_share)
         estimate = share * c.rows
-        if estimate >= max(3 * CAP, math.sqrt(WALK_COST_RATIO * WINDOW * arm_rows)):
+        if estimate >= 3 * CAP and arm_rows:
             walks[name] = int(estimate)
     return walks
 
 
 def _probe_rows(c: _Compiled, p: SearchParams, walks: dict[str, int], cap: int) -> tuple[str, list]:
     """The probe's rows (SQL and parameters): the first `cap` + 1 matches of the
-    GIN bitmaps, and for each walked arm its newest WINDOW + 1 matches."""
-    match, match_params = _match(c, p)
+    GIN bitmaps, and for each walked arm its newest WINDOW + 1 matches; each
+    with its score (read while the row is at hand) and whether the ranking
+    orders it: the first `cap` of a bitmap (every match, or the first of a
+    frequent phrase), the first WINDOW of a walk."""
+    score, score_params = _score(c, "x")
+    # Only the rows the ranking orders are scored (a capped probe sees more).
+    outer = (
+        f"SELECT {_PROBE_COLUMNS}, {{walk}} AS walk, "
+        f"CASE WHEN {{ranked}} THEN {score} END AS score, {{ranked}} AS ranked"
+    )
+    if not walks and p.speaker:
+        return _speaker_probe_rows(c, p, cap, outer, score_params)
     if not walks:
-        sql = f"SELECT {_PROBE_COLUMNS}, '' AS walk FROM {_TABLE} WHERE {match} LIMIT %s"
-        return sql, [*match_params, cap + 1]
+        match, match_params = _match(c, p)
+        sql = (
+            outer.format(walk="''", ranked=f"row_number() OVER () <= {cap}")
+            + f" FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} WHERE {match} LIMIT %s) x"
+        )
+        return sql, [*score_params, *match_params, cap + 1]
     filters, filter_params = _filters(p)
     parts, params = [], []
     arm_rows = {"en": c.rows * c.en_share, "other": c.rows * (1 - c.en_share)}
@@ -1096,20 +1265,54 @@ def _probe_rows(c: _Compiled, p: SearchParams, walks: dict[str, int], cap: int) 
         if name in walks:
             visits = int(WALK_SLACK * (WINDOW + 1) * arm_rows[name] / walks[name]) + 1
             parts.append(
-                f"(SELECT w.id, w.sid, w.lang, w.spk, w.kind, w.d, '{name}' AS walk FROM ("
-                f"SELECT {_PROBE_COLUMNS}, t.search_vector AS v FROM {_TABLE} "
+                "("
+                + outer.format(walk=f"'{name}'", ranked=f"row_number() OVER () <= {WINDOW}")
+                + f" FROM (SELECT w.* FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} "
                 f"WHERE t.search_public AND {condition}{filters} "
                 f"ORDER BY t.search_date DESC, t.id DESC LIMIT {visits}) w "
-                f"WHERE ts_match_vq(w.v, %s::tsquery) LIMIT {WINDOW + 1})"
+                f"WHERE ts_match_vq(w.search_vector, %s::tsquery) LIMIT {WINDOW + 1}) x)"
             )
-            params += [*filter_params, q]
+            params += [*score_params, *filter_params, q]
         else:
             parts.append(
-                f"(SELECT {_PROBE_COLUMNS}, '' AS walk FROM {_TABLE} WHERE t.search_public "
-                f"AND {condition} AND t.search_vector @@ %s::tsquery{filters} LIMIT {cap + 1})"
+                "("
+                + outer.format(walk="''", ranked="true")
+                + f" FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} WHERE t.search_public "
+                f"AND {condition} AND t.search_vector @@ %s::tsquery{filters} LIMIT {cap + 1}) x)"
             )
-            params += [q, *filter_params]
+            params += [*score_params, q, *filter_params]
     return " UNION ALL ".join(parts), params
+
+
+def _speaker_probe_rows(
+    c: _Compiled, p: SearchParams, cap: int, outer: str, score_params: list
+) -> tuple[str, list]:
+    """With a speaker filter, the probe's rows are the newest `cap` + 1
+    matches: each language arm in date order (the speaker's (speaker, date, id)
+    B-tree, walked newest first, each row tested as it comes, or a bitmap and
+    a sort when the word is rare), merged. Beyond the cap, the first WINDOW of
+    them are the newest matches the ranking orders, as for a frequent word,
+    without a second walk (_candidates). Other filters keep the unordered
+    probe: for a year range the planner sorts every match of the word in the
+    range, vectors included (measured slower than the second walk)."""
+    filters, filter_params = _filters(p)
+    parts, params = [], []
+    for _name, condition, q in _arms(c):
+        parts.append(
+            f"(SELECT {_INNER_COLUMNS} FROM {_TABLE} WHERE t.search_public AND {condition} "
+            f"AND t.search_vector @@ %s::tsquery{filters} "
+            f"ORDER BY t.search_date DESC, t.id DESC LIMIT {cap + 1})"
+        )
+        params += [q, *filter_params]
+    sql = (
+        outer.format(
+            walk="''",
+            ranked=f"row_number() OVER (ORDER BY x.d DESC, x.id DESC) <= "
+            f"CASE WHEN count(*) OVER () > {cap} THEN {WINDOW} ELSE {cap} END",
+        )
+        + f" FROM ({' UNION ALL '.join(parts)} ORDER BY d DESC, id DESC LIMIT {cap + 1}) x"
+    )
+    return sql, [*score_params, *params]
 
 
 _COLUMNS = "t.id, t.search_vector, t.search_lang, t.search_speech_id, t.search_date"
@@ -1134,35 +1337,19 @@ def _candidates(
     date_order: str = "",
     window: int = 0,
 ) -> tuple[str, list, str]:
-    """The rows to rank (SQL, params, why approximate): every match up to CAP;
-    beyond it a bounded set, chosen from the probe's real counts.
+    """The rows to rank beyond the cap when the probe's own rows will not do
+    (SQL, params, why approximate): words over CAP that the probe found through
+    the bitmap, and date sorts over CAP. The probe ranks every other case
+    itself (see _probe_rows).
 
-    Words over CAP: per language arm, a dense arm (at least WINDOW of the
-    probe's matches) walks its date index from the newest row and stops after
-    WINDOW matches: `ts_match_vq(…)` is `@@` in a form the GIN index cannot
-    take, so the planner reads the date-ordered B-tree instead of building a
-    bitmap of every match. A sparse arm takes its matches from the GIN bitmap
-    (at most PHRASE_WINDOW). Phrases over CAP: the first PHRASE_WINDOW matches
-    of the bitmap (a date walk would recheck the phrase on every row it visits).
-    With `date_order` ("DESC"/"ASC") the walk gives the exact date order and
-    each arm keeps its first `window` rows in that order."""
+    Per language arm, a dense arm (at least WINDOW of the probe's matches)
+    walks its date index from the newest row and stops after WINDOW matches:
+    `ts_match_vq(…)` is `@@` in a form the GIN index cannot take, so the
+    planner reads the date-ordered B-tree instead of building a bitmap of every
+    match. A sparse arm takes its matches from the GIN bitmap (at most
+    PHRASE_WINDOW). With `date_order` ("DESC"/"ASC") the walk gives the exact
+    date order and each arm keeps its first `window` rows in that order."""
     window = window or WINDOW
-    if probe.walked and not date_order:
-        # The walk found each dense arm's newest matches; the other arm's
-        # matches are those the bitmap probe saw (all of them, or its first CAP).
-        ids = [i for found in probe.walked.values() for i in found[:WINDOW]] + probe.ids
-        sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE t.id = ANY(%s)"
-        return sql, [ids], f"most relevant among the {WINDOW:,} newest matches"
-    if not probe.capped or (c.has_phrase and not date_order):
-        # The probe saw these rows (every match, or the first of a frequent
-        # phrase) and already checked them: fetch them again by primary key.
-        sql = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE t.id = ANY(%s)"
-        why = f"most relevant among the first {PHRASE_WINDOW:,} matches found"
-        return (
-            sql,
-            [probe.ids[:PHRASE_WINDOW] if probe.capped else probe.ids],
-            (why if probe.capped else ""),
-        )
     filters, filter_params = _filters(p)
     direction = date_order or "DESC"
     order = f"ORDER BY t.search_date {direction}, t.id {direction}"
@@ -1199,27 +1386,29 @@ def _ranking(
     *,
     limit: int,
     offset: int,
-) -> tuple[str, list, str, str]:
-    """One page of (id, score, search_date): SQL, parameters, the ORDER BY that
-    keeps its order, and why the order is approximate ("" when exact)."""
+) -> tuple[str, list, str]:
+    """One page of (id, score, k) in rank order k, when the probe could not
+    rank it: SQL, parameters and why the order is approximate ("" when exact)."""
     if p.sort in ("newest", "oldest"):
         direction = "DESC" if p.sort == "newest" else "ASC"
         # Each arm keeps enough rows in date order for this page.
         sql, params, _ = _candidates(c, p, probe, date_order=direction, window=offset + limit)
+        order = f"search_date {direction}, id {direction}"
         return (
-            f"SELECT t.id, 0::float8 AS score, t.search_date FROM ({sql}) t "
-            f"ORDER BY t.search_date {direction}, t.id {direction} LIMIT %s OFFSET %s",
+            f"SELECT x.id, 0::float8 AS score, row_number() OVER (ORDER BY {order}) AS k "
+            f"FROM (SELECT t.id, t.search_date FROM ({sql}) t "
+            f"ORDER BY {order} LIMIT %s OFFSET %s) x",
             [*params, limit, offset],
-            f"search_date {direction}, id {direction}",
             "",
         )
     sql, params, approximate = _candidates(c, p, probe)
     score, score_params = _score(c)
+    order = "score DESC, search_date DESC, id"
     return (
+        f"SELECT x.id, x.score, row_number() OVER (ORDER BY {order}) AS k FROM ("
         f"SELECT t.id, {score} AS score, t.search_date FROM ({sql}) t "
-        "ORDER BY score DESC, t.search_date DESC, t.id LIMIT %s OFFSET %s",
+        f"ORDER BY {order} LIMIT %s OFFSET %s) x",
         [*score_params, *params, limit, offset],
-        "score DESC, search_date DESC, id",
         approximate,
     )
 
@@ -1232,16 +1421,11 @@ def _grouped(
     limit: int,
     offset: int,
 ) -> tuple[list[tuple[int, int, list[int]]], str]:
-    """(speech id, hits, best passage text ids) of one page of speeches."""
+    """(speech id, hits, best passage text ids) of one page of speeches, when
+    the probe could not rank them."""
     sql, params, approximate = _candidates(c, p, probe)
-    if approximate:
-        approximate = "speeches of the " + approximate.split(" among the ", 1)[1]
     score, score_params = _score(c)
-    order = {
-        "relevance": "max(score) DESC",
-        "newest": "max(search_date) DESC",
-        "oldest": "min(search_date) ASC",
-    }[p.sort]
+    order = _GROUP_ORDER[p.sort].replace("(d)", "(search_date)")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT sid, count(*), (array_agg(id ORDER BY score DESC, id))[1:%s] FROM ("
@@ -1259,7 +1443,7 @@ def _grouped(
 _PAGE_SQL = """
 WITH ranked AS MATERIALIZED ({ranked}),
 page AS MATERIALIZED (
-    SELECT r.id, r.score, r.search_date, t.text, t.search_lang,
+    SELECT r.id, r.score, r.k, t.text, t.search_lang,
            v.id AS v_id, v.language, v.code, v.title AS v_title,
            p.id AS p_id, p.key, p.position,
            s.id AS s_id, s.slug, s.title, s.delivered_on, s.date_precision, s.kind, s.status,
@@ -1271,7 +1455,12 @@ page AS MATERIALIZED (
       JOIN speeches_speech s ON s.id = p.speech_id
       JOIN speeches_speaker sp ON sp.id = s.speaker_id
 )
-SELECT page.*, {titles} AS titles, {marks} AS marks FROM page ORDER BY {order}
+SELECT page.*, {titles} AS titles, {marks} AS marks FROM page ORDER BY k
+"""
+
+# A page the probe ranked: its ids and scores, in order.
+_RANKED_IDS_SQL = """
+SELECT r.id, r.score, r.k FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS r(id, score, k)
 """
 
 _TITLES_SQL = """(
@@ -1286,11 +1475,13 @@ SELECT json_agg(json_build_array(x.id, x.slug, x.title, x.delivered_on, x.date_p
          ORDER BY n LIMIT %s) x)"""
 
 # Words split like _WORD (letters and digits), lower-cased like str.lower().
+# Only words that begin like a query lexeme go through the stemmer: the
+# Snowball English stemmer rewrites endings, never the first two letters.
 _MARKS_SQL = """(
-SELECT array_agg(DISTINCT w)
-  FROM page g, regexp_split_to_table(lower(g.text), '[^[:alnum:]]+') AS w
- WHERE g.search_lang = 'en' AND w <> ''
-   AND to_tsvector('english', w) @@ to_tsquery('simple', %s))"""
+SELECT array_agg(w)
+  FROM (SELECT DISTINCT w FROM page g, regexp_split_to_table(lower(g.text), '[^[:alnum:]]+') AS w
+         WHERE g.search_lang = 'en' AND left(w, 2) = ANY(%s::text[])) words
+ WHERE to_tsvector('english', w) @@ to_tsquery('simple', %s))"""
 
 
 def _from_db(model, values: dict):
@@ -1318,7 +1509,6 @@ class _Page:
 def _fetch_page(
     ranked: str,
     params: list,
-    order: str,
     c: _Compiled,
     p: SearchParams,
     *,
@@ -1337,19 +1527,18 @@ def _fetch_page(
     lexemes = {x for x in lexemes if not textnorm.contains_cjk(x)}
     if decorate and lexemes:
         marks = _MARKS_SQL
+        extra.append(sorted({x[:2] for x in lexemes}))
         extra.append(" | ".join(_quote_lexeme(x) for x in sorted(lexemes)))
     with connection.cursor() as cursor:
         cursor.execute(
-            _PAGE_SQL.format(ranked=ranked, titles=titles, marks=marks, order=order),
+            _PAGE_SQL.format(ranked=ranked, titles=titles, marks=marks),
             [*params, *extra],
         )
         rows = cursor.fetchall()
     speeches: dict[int, Speech] = {}
     texts = []
     for row in rows:
-        (id_, score, _date, text, lang, v_id, language, code, v_title, p_id, key, position) = row[
-            :12
-        ]
+        (id_, score, _k, text, lang, v_id, language, code, v_title, p_id, key, position) = row[:12]
         (s_id, slug, title, delivered_on, precision, kind, status, sp_id, name, sp_slug) = row[
             12:22
         ]
@@ -1414,16 +1603,23 @@ def _normalised_with_offsets(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), offsets
 
 
+@functools.lru_cache(maxsize=256)
+def _words_pattern(words: frozenset[str]) -> re.Pattern:
+    """Any of `words` as a whole word (bounded like _WORD), in any case."""
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+
+
 def highlight_spans(
     text: str, needles: list[str], english_words: set[str]
 ) -> list[tuple[int, int]]:
     """Spans (start, end) of the original text to mark: CJK needles and words
     as substrings of the normalised text, English words by their lexeme."""
-    norm, offsets = _normalised_with_offsets(text)
+    needles = [n for n in needles if n]
+    # Normalising (NFKC, OpenCC) a whole passage costs; English words need not.
+    norm, offsets = _normalised_with_offsets(text) if needles else ("", [])
     spans: list[tuple[int, int]] = []
     for needle in needles:
-        if not needle:
-            continue
         word_like = not textnorm.contains_cjk(needle)
         start = norm.find(needle)
         while start != -1:
@@ -1436,7 +1632,8 @@ def highlight_spans(
                 spans.append((offsets[start], offsets[end - 1] + 1))
             start = norm.find(needle, start + 1)
     if english_words:
-        for m in _WORD.finditer(text):
+        # Only the candidates (a regex of the words), each checked like _WORD.
+        for m in _words_pattern(frozenset(english_words)).finditer(text):
             if m.group(0).lower() in english_words:
                 spans.append((m.start(), m.end()))
     spans.sort()
@@ -1501,27 +1698,10 @@ def _attach_snippets(hits: list[Hit], parsed: ParsedQuery, english: set[str]) ->
 # ================================================================== entry point
 
 
-def _begin(*, glossary: bool) -> list[Term]:
-    """Set this transaction's limits and read the confirmed glossary, in one
-    round trip: the time budget, and no JIT (every statement here is bounded;
-    compiling would cost more than it saves)."""
-    terms = (
-        "(SELECT json_agg(json_build_array(id, original, translation, variants)) "
-        "FROM speeches_term WHERE status = %s)"
-        if glossary
-        else "NULL::json"
-    )
+def _begin() -> None:
+    """Set this transaction's limits (an empty query: no tsqueries to build)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('statement_timeout', %s, true), set_config('jit', 'off', true), "
-            f"{terms}",
-            [str(TIMEOUT_MS), *([Term.Status.CONFIRMED] if glossary else [])],
-        )
-        rows = cursor.fetchone()[2] or []
-    return [
-        _from_db(Term, {"id": pk, "original": o, "translation": t, "variants": v})
-        for pk, o, t, v in rows
-    ]
+        cursor.execute(f"SELECT {_SETTINGS_SQL}", [str(TIMEOUT_MS)])
 
 
 def _recent(p: SearchParams, result: SearchResult) -> None:
@@ -1542,53 +1722,76 @@ def _recent(p: SearchParams, result: SearchResult) -> None:
     result.recent = [by_id[i] for i in ids if i in by_id]
 
 
-def _probe(c: _Compiled, p: SearchParams, result: SearchResult) -> _Probe:
-    """Run the capped probe (one statement: counts, facets, the ids it saw)."""
+def _probe(
+    c: _Compiled, p: SearchParams, result: SearchResult, *, limit: int, offset: int
+) -> _Probe:
+    """Run the capped probe: one statement for the counts, the facets and the
+    page ranked from the rows it saw (see _search for when that page stands)."""
     walks = _walks(c, p)
+    if p.grouped:
+        ranking = _GROUPS_SQL.format(order=_GROUP_ORDER[p.sort])
+    else:
+        ranking = _TOP_SQL.format(order=_TOP_ORDER[p.sort])
     with connection.cursor() as cursor:
         rows_sql, params = _probe_rows(c, p, walks, result.cap)
-        cursor.execute(_FACETS_SQL.format(rows=rows_sql), params)
+        cursor.execute(_FACETS_SQL.format(rows=rows_sql, ranking=ranking), [*params, limit, offset])
         rows = cursor.fetchall()
-        walked = {r[2]: [int(i) for i in r[1].split(",")] for r in rows if r[0] == "walked"}
-        if any(len(walked.get(name, [])) <= WINDOW for name in walks):
+        walked = {r[1]: int(r[3]) for r in rows if r[0] == "walked"}
+        if any(walked.get(name, 0) <= WINDOW for name in walks):
             # Fewer matches than the statistics promised: count them exactly.
             walks, walked = {}, {}
             rows_sql, params = _probe_rows(c, p, walks, result.cap)
-            cursor.execute(_FACETS_SQL.format(rows=rows_sql), params)
+            cursor.execute(
+                _FACETS_SQL.format(rows=rows_sql, ranking=ranking), [*params, limit, offset]
+            )
             rows = cursor.fetchall()
     counts = {r[0]: int(r[3]) for r in rows if r[0] in ("total", "speeches")}
     result.total = counts.get("total", 0)
     result.total_speeches = counts.get("speeches", 0)
     result.capped = result.total > result.cap or bool(walks)
-    result.facets = _facets(
-        [r for r in rows if r[0] not in ("total", "speeches", "ids", "walked")], p
-    )
-    ids = next((r[1] for r in rows if r[0] == "ids"), None) or ""
-    probe = _Probe(
-        result.capped,
-        _lang_counts(result.facets),
-        [int(i) for i in ids.split(",") if i],
-        walked,
-    )
+    result.facets = _facets([r for r in rows if r[0] in FACET_ORDER], p)
+    probe = _Probe(result.capped, _lang_counts(result.facets), walked, newest=bool(p.speaker))
+    if probe.newest and probe.capped:
+        result.sampled = "newest"
+    top = next((r[1] for r in rows if r[0] == "top"), None) or ""
+    for item in top.split(",") if top else []:
+        id_, score = item.split(" ")
+        probe.top.append((int(id_), float(score)))
+    groups = sorted((int(r[1]), r[2], int(r[3])) for r in rows if r[0] == "group")
+    for _k, ids, hits in groups:
+        sid, best = ids.split(" ")
+        best_ids = [int(i) for i in best.split(",")[:PASSAGES_PER_GROUP]]
+        probe.groups.append((int(sid), hits, best_ids))
     if walks:
         # Beyond CAP, the total is PostgreSQL's estimate (ANALYZE's sample).
-        result.estimate = sum(walks.values()) + len(probe.ids)
+        result.estimate = sum(walks.values()) + result.total - sum(walked.values())
         result.sampled = "newest"
     return probe
 
 
-def _search(p: SearchParams, result: SearchResult, terms: list[Term], *, csv_mode: bool) -> None:
-    parsed = result.parsed
-    if p.expand:
-        parsed, result.expansions = expand(parsed, terms)
-        result.parsed = parsed
-    limit = CSV_CAP if csv_mode else PAGE_SIZE
+def _search(p: SearchParams, result: SearchResult, *, csv_mode: bool) -> None:
+    typed = result.parsed
+    # Statement 1 builds the tsqueries with the glossary this process has, and
+    # reads the glossary's stamp: only when that moved is the glossary read
+    # and the query built again.
+    glossary = _GLOSSARY_CACHE  # one snapshot of the cache for this search
+    parsed, result.expansions = expand(typed, list(glossary.terms)) if p.expand else (typed, [])
     # With a filter, the matches cluster (one speaker, some years): a sequential
     # scan "until enough rows" can then read most of the table, so this search
     # goes through the indexes (local to its transaction).
+    c, keys = _compile(parsed, index_only=p.has_filters, begin=True)
+    if p.expand and (keys.glossary is None or keys.glossary != glossary.stamp):
+        fresh, result.expansions = expand(typed, _glossary(keys.glossary))
+        if fresh != parsed:
+            parsed = fresh
+            c, _ = _compile(parsed)
+    result.parsed = parsed
+    limit = CSV_CAP if csv_mode else PAGE_SIZE
+    grouped = p.grouped and not csv_mode
     one_word = len(parsed.groups) == 1 and len(parsed.groups[0]) == 1 and not parsed.excluded
-    one_word = one_word and not parsed.groups[0][0].phrase
-    c = _compile(parsed, with_stats=one_word and not p.has_filters, index_only=p.has_filters)
+    if one_word and not parsed.groups[0][0].phrase and not p.has_filters:
+        stats = _statistics(keys.stats)
+        c.lexeme_share, c.en_share, c.rows = stats.lexemes, stats.en, stats.rows
     if not c.q_en and not c.q_other:
         result.stopwords_only = True
         return
@@ -1597,30 +1800,39 @@ def _search(p: SearchParams, result: SearchResult, terms: list[Term], *, csv_mod
         return
     # Phrases are rechecked row by row (positions), so their probe stops sooner.
     result.cap = PHRASE_WINDOW if c.has_phrase else CAP
-    probe = _probe(c, p, result)
+    offset = 0 if csv_mode else (p.page - 1) * limit
+    probe = _probe(c, p, result, limit=limit, offset=offset)
     if result.total == 0:
         return
-    units = result.total_speeches if p.grouped else result.total
+    units = result.total_speeches if grouped else result.total
     result.num_pages = max(1, min(MAX_PAGES, -(-min(units, result.cap) // PAGE_SIZE)))
-    if csv_mode:
-        offset = 0
-    else:
-        if p.page > result.num_pages:
-            result.messages.append("There are no results on that page.")
-            return
-        offset = (p.page - 1) * limit
-    if p.grouped and not csv_mode:
-        groups, result.approximate = _grouped(c, p, probe, limit=limit, offset=offset)
+    if not csv_mode and p.page > result.num_pages:
+        result.messages.append("There are no results on that page.")
+        return
+    # The probe's rows are the candidates when they are every match, the
+    # newest matches of a walked arm, or the first matches of a frequent
+    # phrase; by date beyond the cap, or words beyond the cap found through the
+    # bitmap, the candidates are read again (_candidates).
+    by_relevance = grouped or p.sort == "relevance"
+    newest = bool(probe.walked) or probe.newest
+    from_probe = (
+        not probe.capped
+        or (by_relevance and (newest or c.has_phrase))
+        or (p.sort == "newest" and probe.newest)
+    )
+    if newest and by_relevance and probe.capped:
+        result.approximate = f"most relevant among the {WINDOW:,} newest matches"
+    elif probe.capped and c.has_phrase and by_relevance:
+        result.approximate = f"most relevant among the first {PHRASE_WINDOW:,} matches found"
+    if grouped:
+        if from_probe:
+            groups = probe.groups
+        else:
+            groups, result.approximate = _grouped(c, p, probe, limit=limit, offset=offset)
+        if result.approximate:
+            result.approximate = "speeches of the " + result.approximate.split(" among the ")[1]
         ids = [i for _, _, best in groups for i in best]
-        page = _fetch_page(
-            "SELECT r.id, 0::float8 AS score, NULL::date AS search_date "
-            "FROM unnest(%s::bigint[]) AS r(id)",
-            [ids],
-            "id",
-            c,
-            p,
-            decorate=True,
-        )
+        page = _fetch_page(_RANKED_IDS_SQL, [ids, [0.0] * len(ids)], c, p, decorate=True)
         texts = {pt.pk: pt for pt, _ in page.texts}
         for _sid, hits, best in groups:
             best_hits = [Hit(texts[i], 0.0) for i in best if i in texts]
@@ -1628,10 +1840,12 @@ def _search(p: SearchParams, result: SearchResult, terms: list[Term], *, csv_mod
                 result.groups.append(Group(best_hits[0].speech, int(hits), best_hits))
         all_hits = [h for g in result.groups for h in g.best]
     else:
-        ranked, params, order, result.approximate = _ranking(
-            c, p, probe, limit=limit, offset=offset
-        )
-        page = _fetch_page(ranked, params, order, c, p, decorate=not csv_mode)
+        if from_probe:
+            ranked = _RANKED_IDS_SQL
+            params = [[i for i, _ in probe.top], [score for _, score in probe.top]]
+        else:
+            ranked, params, result.approximate = _ranking(c, p, probe, limit=limit, offset=offset)
+        page = _fetch_page(ranked, params, c, p, decorate=not csv_mode)
         result.hits = [Hit(pt, score) for pt, score in page.texts]
         all_hits = result.hits
     if not csv_mode:
@@ -1654,16 +1868,16 @@ def run_search(p: SearchParams, *, csv_mode: bool = False) -> SearchResult:
     nested = connection.in_atomic_block
     try:
         with transaction.atomic():
-            terms = _begin(glossary=p.expand and not result.parsed.is_empty)
             if result.parsed.is_empty:
+                _begin()
                 _recent(p, result)
             else:
-                _search(p, result, terms, csv_mode=csv_mode)
+                _search(p, result, csv_mode=csv_mode)
             if nested:
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        "SELECT set_config(name, reset_val, true) FROM pg_settings "
-                        "WHERE name IN ('statement_timeout', 'jit', 'enable_seqscan')"
+                        "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN "
+                        "('statement_timeout', 'jit', 'enable_seqscan', 'stats_fetch_consistency')"
                     )
     except OperationalError as error:
         if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
@@ -1761,7 +1975,7 @@ def matching_ids(p: SearchParams, *, limit: int = CAP) -> list[int]:
     parsed = parse(p.q)
     if parsed.is_empty:
         return []
-    c = _compile(parsed)
+    c, _ = _compile(parsed)
     if not c.q_en and not c.q_other:
         return []
     match, params = _match(c, p)

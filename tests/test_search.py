@@ -220,6 +220,15 @@ def test_filters_combine_and_facets_count() -> None:
     assert link == "?q=growth&speaker=bob"
 
 
+def test_facet_sidebar_is_escaped_and_marks_the_selected_value(client) -> None:
+    eve = SpeakerFactory(name="<b>Eve</b>", slug="eve")
+    speech_with(["Growth."], speaker=eve)
+    page = client.get("/search/", {"q": "growth", "speaker": "eve"}).content.decode()
+    assert "&lt;b&gt;Eve&lt;/b&gt;" in page and "<b>Eve</b>" not in page
+    assert '<li class="selected"><a href="?q=growth&amp;speaker=eve">' in page
+    assert '<section class="facet"><h2>Speaker</h2>' in page
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -317,6 +326,12 @@ def test_snippets_escape_imported_html() -> None:
     assert "<mark>growth</mark>" in snippet
 
 
+def test_english_marks_are_whole_words_in_any_case() -> None:
+    text = "Innovation, innovations and INNOVATION_x; reinnovation innovation2"
+    spans = search.highlight_spans(text, [], {"innovation", "innovations"})
+    assert [text[a:b] for a, b in spans] == ["Innovation", "innovations", "INNOVATION"]
+
+
 def test_long_passage_snippet_is_a_window_around_the_hit() -> None:
     text = "Lorem ipsum dolor. " * 60 + "The growth word. " + "Sit amet. " * 60
     speech_with([text])
@@ -340,6 +355,12 @@ def test_capped_count_and_bounded_ranking(monkeypatch) -> None:
     assert len(phrase.hits) == 3  # ranked among the 3 matches the probe saw
     assert texts_of(run("growth", sort="oldest"))[0] == "Growth number 0."
     assert run("growth", sort="newest").approximate == ""
+    grouped = run("growth", group="speech")  # beyond the cap: groups of the newest matches
+    assert grouped.approximate == "speeches of the 4 newest matches"
+    assert [g.hits for g in grouped.groups] == [4]
+    phrase_groups = run('"growth number"', group="speech")  # the probe's own rows
+    assert phrase_groups.approximate == "speeches of the first 3 matches found"
+    assert [g.hits for g in phrase_groups.groups] == [3]
 
 
 def test_frequent_word_walks_the_newest_matches_and_estimates_the_total(monkeypatch) -> None:
@@ -358,6 +379,27 @@ def test_frequent_word_walks_the_newest_matches_and_estimates_the_total(monkeypa
     # A filter (the estimate knows nothing of it) keeps the exact capped count.
     filtered = run("growth", **{"from": "2001", "to": "2001"})
     assert filtered.total_label == "5+" and filtered.estimate == 0
+
+
+def test_a_speaker_filter_ranks_its_newest_matches_in_the_probe(monkeypatch) -> None:
+    monkeypatch.setattr(search, "CAP", 5)
+    monkeypatch.setattr(search, "WINDOW", 4)
+    alice = SpeakerFactory(slug="alice")
+    old = dt.date(2001, 1, 1)
+    speech_with([f"Growth old {i}." for i in range(6)], speaker=alice, delivered_on=old)
+    speech_with(
+        [f"Growth new {i}." for i in range(6)], speaker=alice, delivered_on=dt.date(2020, 1, 1)
+    )
+    speech_with([f"Growth elsewhere {i}." for i in range(6)], delivered_on=dt.date(2024, 1, 1))
+    result = run("growth", speaker="alice")
+    assert result.capped and result.total_label == "5+"
+    assert result.approximate == "most relevant among the 4 newest matches"
+    assert result.sample_label == "the 5 newest matches"
+    assert len(result.hits) == 4
+    assert {h.speech.delivered_on.year for h in result.hits} == {2020}
+    newest = run("growth", speaker="alice", sort="newest")
+    assert texts_of(newest)[:2] == ["Growth new 5.", "Growth new 4."]
+    assert newest.approximate == ""
 
 
 def test_a_wrong_estimate_falls_back_to_an_exact_count(monkeypatch) -> None:
@@ -415,6 +457,7 @@ def test_query_count_does_not_grow_with_results(client, django_assert_max_num_qu
     speech_with(["Growth one."], title="Growth first")
     few = {}
     for mode in ("", "speech"):
+        client.get("/search/", {"q": "growth", "group": mode})  # fills the glossary cache
         with CaptureQueriesContext(connection) as captured:
             client.get("/search/", {"q": "growth", "group": mode})
         few[mode] = len(captured.captured_queries)
@@ -426,10 +469,30 @@ def test_query_count_does_not_grow_with_results(client, django_assert_max_num_qu
     assert len(response.context["result"].title_matches) == search.TITLE_MATCHES
     with django_assert_max_num_queries(few["speech"]):
         client.get("/search/", {"q": "growth", "group": "speech"})
-    # Settings and glossary, tsqueries, probe with facets, the page with its
-    # title box and highlighting (grouped: one more); here, inside the test's
-    # transaction, a savepoint, its release and the settings put back.
-    assert few[""] <= 7 and few["speech"] <= 8
+    # Settings, cache keys and tsqueries; the probe with facets and the ranked
+    # page (or groups); the page's rows with the title box and highlighting;
+    # here, inside the test's transaction, a savepoint, its release and the
+    # settings put back.
+    assert few[""] <= 6 and few["speech"] <= 6
+
+
+def test_glossary_and_statistics_caches_follow_their_keys() -> None:
+    speech_with(["Growth here.", "增长在这里。"])
+    assert run("growth").expansions == []
+    term = Term.objects.create(original="增长", slug="z", translation="growth", status="confirmed")
+    assert run("growth").expansion_labels == ["增长"]  # the stamp moved: read again
+    term.status = Term.Status.CANDIDATE
+    term.save()
+    assert run("growth").expansions == []
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE speeches_passagetext")
+    run("growth")
+    key = search._STATS_CACHE.key
+    assert search._STATS_CACHE.lexemes.get("growth", 0) > 0
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE speeches_passagetext")
+    run("growth")
+    assert search._STATS_CACHE.key != key
 
 
 def test_withdrawn_and_draft_speeches_never_appear() -> None:
