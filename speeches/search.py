@@ -1253,8 +1253,12 @@ def _probe_rows(c: _Compiled, p: SearchParams, walks: dict[str, int], cap: int) 
         return _speaker_probe_rows(c, p, cap, outer, score_params)
     if not walks:
         match, match_params = _match(c, p)
+        # Beyond the cap a phrase is ranked among these first rows, words among
+        # their newest matches (_candidates): then scoring these is wasted (7
+        # of the 12 ms a 3,001-row probe took).
+        ranked = f"row_number() OVER () <= {cap}" if c.has_phrase else f"count(*) OVER () <= {cap}"
         sql = (
-            outer.format(walk="''", ranked=f"row_number() OVER () <= {cap}")
+            outer.format(walk="''", ranked=ranked)
             + f" FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} WHERE {match} LIMIT %s) x"
         )
         return sql, [*score_params, *match_params, cap + 1]
