@@ -1488,11 +1488,21 @@ SELECT json_agg(json_build_array(x.id, x.slug, x.title, x.delivered_on, x.date_p
 # Words split like _WORD (letters and digits), lower-cased like str.lower().
 # Only words that begin like a query lexeme go through the stemmer: the
 # Snowball English stemmer rewrites endings, never the first two letters.
+# The words are picked out by one regular expression per text (a word begins
+# at the start or after a non-alphanumeric character): splitting every text
+# into all its words first cost 0.4 ms a long passage ("infamy": 6.5 of the
+# page statement's 9 ms).
 _MARKS_SQL = """(
 SELECT array_agg(w)
-  FROM (SELECT DISTINCT w FROM page g, regexp_split_to_table(lower(g.text), '[^[:alnum:]]+') AS w
-         WHERE g.search_lang = 'en' AND left(w, 2) = ANY(%s::text[])) words
+  FROM (SELECT DISTINCT m[1] AS w FROM page g, regexp_matches(lower(g.text), %s, 'g') AS m
+         WHERE g.search_lang = 'en') words
  WHERE to_tsvector('english', w) @@ to_tsquery('simple', %s))"""
+
+
+def _marks_pattern(prefixes: list[str]) -> str:
+    """The regular expression for _MARKS_SQL: whole words that begin with one
+    of `prefixes` (letters and digits only, so nothing needs escaping)."""
+    return f"(?:^|[^[:alnum:]])((?:{'|'.join(prefixes)})[[:alnum:]]*)"
 
 
 def _from_db(model, values: dict):
@@ -1536,9 +1546,10 @@ def _fetch_page(
         extra += [q, q, *filter_params, TITLE_MATCHES]
     lexemes = {m.group(1).replace("''", "'") for m in _LEXEME.finditer(c.q_en_positive)}
     lexemes = {x for x in lexemes if not textnorm.contains_cjk(x)}
-    if decorate and lexemes:
+    prefixes = sorted({x[:2] for x in lexemes})
+    if decorate and prefixes and all(x.isalnum() for x in prefixes):
         marks = _MARKS_SQL
-        extra.append(sorted({x[:2] for x in lexemes}))
+        extra.append(_marks_pattern(prefixes))
         extra.append(" | ".join(_quote_lexeme(x) for x in sorted(lexemes)))
     with connection.cursor() as cursor:
         cursor.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.db import connection
@@ -330,6 +331,13 @@ def test_english_marks_are_whole_words_in_any_case() -> None:
     text = "Innovation, innovations and INNOVATION_x; reinnovation innovation2"
     spans = search.highlight_spans(text, [], {"innovation", "innovations"})
     assert [text[a:b] for a, b in spans] == ["Innovation", "innovations", "INNOVATION"]
+
+
+def test_the_stemmer_marks_every_form_of_the_typed_word_in_a_page() -> None:
+    speech_with(["Innovation, innovations and INNOVATION_x; reinnovation innovation2 innovate."])
+    snippet = run("innovating").hits[0].snippet
+    marked = re.findall(r"<mark>(.*?)</mark>", snippet)
+    assert marked == ["Innovation", "innovations", "INNOVATION", "innovate"]
 
 
 def test_long_passage_snippet_is_a_window_around_the_hit() -> None:
