@@ -1360,13 +1360,15 @@ def _candidates(
     parts, params = [], []
     for name, condition, q in _arms(c):
         dense = probe.lang_counts.get(name, 0) >= WINDOW and not c.has_phrase
-        # One lexeme and no filter: PostgreSQL's estimate of the match is
-        # good (ANALYZE's own statistics), so the planner chooses between the
-        # walk and a bitmap plus a top-N sort — at 110k texts the bitmap took
-        # "freedom" (3,276 matches) from 22 to 4 ms, at 1M both plans cost the
-        # same. Several lexemes: the planner underestimates their AND (at 1M
-        # "climate change" 46 ms by bitmap, 11 ms walked), so the walk is forced.
-        walk = dense and not (_ONE_LEXEME.match(q) and not p.has_filters)
+        # One English lexeme and no filter: PostgreSQL's estimate of the match
+        # is good (ANALYZE's own statistics), so the planner chooses between
+        # the walk and a bitmap plus a top-N sort — at 110k texts the bitmap
+        # took "freedom" (3,276 matches) from 22 to 4 ms, at 1M both plans cost
+        # the same. Several lexemes: the planner underestimates their AND (at
+        # 1M "climate change" 46 ms by bitmap, 11 ms walked); Chinese bigrams:
+        # it misjudges the non-English share (at 1M 经济 20 ms by its choice,
+        # 13 ms walked). Those keep the forced walk.
+        walk = dense and not (name == "en" and _ONE_LEXEME.match(q) and not p.has_filters)
         operator = (
             "ts_match_vq(t.search_vector, %s::tsquery)"
             if walk
