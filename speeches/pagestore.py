@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response, patch_vary_headers
 
 from speeches.models import Speech
 
@@ -138,6 +138,25 @@ def slot_for(
     return Slot(key=key, speech_id=speech_id, generation=generation)
 
 
+def stored_response(slot: Slot, request: HttpRequest) -> HttpResponse | None:
+    """What to answer from the store: 304 when the client already holds this
+    page (its ETag is the page's key), else the stored page, else None."""
+    template = HttpResponse()
+    mark(slot, template)
+    answer = get_conditional_response(request, etag=template["ETag"], response=template)
+    if answer is not template:
+        return answer
+    return fetch(slot, request)
+
+
+def mark(slot: Slot, response: HttpResponse) -> None:
+    """The headers every answer for a slot carries (the view calls this on the
+    pages it renders too): the ETag — weak, as the page goes out gzipped or
+    not — and Vary, since caches must keep the two encodings apart."""
+    response.headers["ETag"] = f'W/"{slot.key[:32]}"'
+    patch_vary_headers(response, ("Accept-Encoding",))
+
+
 def fetch(slot: Slot, request: HttpRequest) -> HttpResponse | None:
     """The stored page, or None. Pages are stored gzipped: a client that
     accepts gzip (every browser) gets those bytes as they are, 5-10× fewer
@@ -153,14 +172,8 @@ def fetch(slot: Slot, request: HttpRequest) -> HttpResponse | None:
         response.headers["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(gzip.decompress(body), content_type="text/html; charset=utf-8")
-    vary_on_encoding(response)
+    mark(slot, response)
     return response
-
-
-def vary_on_encoding(response: HttpResponse) -> None:
-    """Stored pages answer in two encodings: caches must keep them apart
-    (the view calls this on the pages it renders too)."""
-    patch_vary_headers(response, ("Accept-Encoding",))
 
 
 def store(slot: Slot, content: bytes) -> None:

@@ -348,7 +348,7 @@ def speech_list(request: HttpRequest) -> HttpResponse:
 @require_safe
 def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
     slot = pagestore.slot_for(request, kind="reading", lookup=slug, params=READING_PARAMS)
-    stored = pagestore.fetch(slot, request) if slot else None
+    stored = pagestore.stored_response(slot, request) if slot else None
     if stored is not None:
         return stored
     found = _find_speech(request, slug, _speech_url)
@@ -376,7 +376,7 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
     response.content = splice_article(response.content, article)
     if slot:
         pagestore.store(slot, response.content)
-        pagestore.vary_on_encoding(response)
+        pagestore.mark(slot, response)
     return response
 
 
@@ -452,7 +452,7 @@ def _pick_export_file(files: dict[str, str], code: str) -> str | None:
 @require_safe
 def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
     slot = pagestore.slot_for(request, kind="passage", lookup=key)
-    stored = pagestore.fetch(slot, request) if slot else None
+    stored = pagestore.stored_response(slot, request) if slot else None
     if stored is not None:
         return stored
     found = _find_passage(request, key, _passage_url)
@@ -485,7 +485,7 @@ def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
     )
     if slot:
         pagestore.store(slot, response.content)
-        pagestore.vary_on_encoding(response)
+        pagestore.mark(slot, response)
     return response
 
 

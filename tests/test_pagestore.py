@@ -200,3 +200,19 @@ def test_a_client_that_accepts_gzip_gets_the_stored_bytes_as_they_are(client):
     assert gzip.decompress(zipped.content) == plain.content == rendered.content
     assert not plain.has_header("Content-Encoding") and "Accept-Encoding" in plain["Vary"]
     assert len(zipped.content) < len(plain.content) / 2
+
+
+def test_a_client_holding_the_page_gets_304_until_it_changes(client, django_assert_num_queries):
+    speech = make_bilingual_speech(2)
+    url = speech.get_absolute_url()
+    first = client.get(url)
+    etag = first["ETag"]
+    assert etag.startswith('W/"') and etag == client.get(url)["ETag"]
+    with django_assert_num_queries(1):  # the page's key only: no stored page read
+        again = client.get(url, headers={"if-none-match": etag})
+    assert again.status_code == 304 and again["ETag"] == etag and not again.content
+    assert "Accept-Encoding" in again["Vary"]
+    PassageText.objects.filter(passage__speech=speech, version__code="en").update(text="New.")
+    changed = client.get(url, headers={"if-none-match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "New." in changed.content.decode()
