@@ -42,8 +42,6 @@ and drops it at the end.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -59,15 +57,6 @@ import _common  # noqa: E402  (benchmarks/, first on sys.path when run as a scri
 
 SCRATCH = "bench_pages"
 TARGET_RATIO = 10
-HOST = _common.HOST
-
-
-def _scratch_url() -> tuple[str, str]:
-    """(admin URL to create/drop the scratch database, the scratch database URL)."""
-    return _common.scratch_urls(SCRATCH)
-
-
-_admin_execute = _common.admin_execute
 
 
 def _load_folder(folder: Path) -> int:
@@ -143,11 +132,6 @@ def _synthetic_speech(n_passages: int = 200):
 
 
 # ------------------------------------------------------------------ the two clients
-
-
-_free_port = _common.free_port
-_http_get = _common.http_get
-_stop_server = _common.stop_server
 
 
 def _start_server(port: int, log_path: Path) -> subprocess.Popen:
@@ -243,25 +227,9 @@ def main() -> int:
     if args.runs < 11:
         parser.error("--runs must be at least 11")
 
-    admin_url, scratch_url = _scratch_url()
-    _admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-    _admin_execute(
-        admin_url,
-        f"CREATE DATABASE {SCRATCH} TEMPLATE template0 ENCODING 'UTF8' "
-        "LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'",
-    )
-    # Production settings for this process and the server it starts.
-    os.environ.update(
-        {
-            "DATABASE_URL": scratch_url,
-            "DJANGO_SETTINGS_MODULE": "archive.settings",
-            "DJANGO_DEBUG": "False",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": f"{HOST},localhost,testserver",
-            "DJANGO_SECURE_SSL_REDIRECT": "False",  # plain HTTP on loopback
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    admin_url, scratch_url = _common.scratch_urls(SCRATCH)
+    _common.create_database(admin_url, SCRATCH)
+    _common.production_env(scratch_url)  # for this process and the server it starts
     server = None
     try:
         import django
@@ -295,7 +263,7 @@ def main() -> int:
         middle = longest.passages.order_by("position")[longest.n // 2]
         connection.close()  # the server gets its own connections
 
-        port = _free_port()
+        port = _common.free_port()
         log_path = Path(tempfile.gettempdir()) / f"bench_pages_gunicorn_{port}.log"
         server = _start_server(port, log_path)
         client = Client()
@@ -310,7 +278,7 @@ def main() -> int:
             return response.content
 
         def over_http(url: str) -> bytes:
-            return _http_get(port, url)
+            return _common.http_get(port, url)
 
         editor = Editor()
         synthetic_url = synthetic.get_absolute_url()
@@ -379,8 +347,8 @@ def main() -> int:
             print(f"Reading page queries across lengths, {state}: {counts} (target: one value)")
     finally:
         if server is not None:
-            _stop_server(server)
-        _admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
+            _common.stop_server(server)
+        _common.admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
     return 0
 
 

@@ -26,9 +26,7 @@ Standalone: sets Django up itself and works in its own scratch database
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import secrets
 import statistics
 import sys
 import time
@@ -37,6 +35,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(BASE_DIR / "benchmarks"))
+import _common  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
+
 SCRATCH = "bench_relevance"
 K = 20
 TARGET_RECALL = 0.95
@@ -215,30 +215,11 @@ def main() -> int:
     parser.add_argument("--verbose", action="store_true", help="One line per query.")
     args = parser.parse_args()
 
-    import pages
-    import search as search_bench
-
-    admin_url, scratch_url = pages._scratch_url()
-    scratch_url = scratch_url.replace(f"/{pages.SCRATCH}", f"/{SCRATCH}")
-    search_bench.SCRATCH = SCRATCH
-    reuse = args.reuse and search_bench._database_exists(admin_url)
+    admin_url, scratch_url = _common.scratch_urls(SCRATCH)
+    reuse = args.reuse and _common.database_exists(admin_url, SCRATCH)
     if not reuse:
-        pages._admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-        pages._admin_execute(
-            admin_url,
-            f"CREATE DATABASE {SCRATCH} TEMPLATE template0 ENCODING 'UTF8' "
-            "LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'",
-        )
-    os.environ.update(
-        {
-            "DATABASE_URL": scratch_url,
-            "DJANGO_SETTINGS_MODULE": "archive.settings",
-            "DJANGO_DEBUG": "False",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "LOG_LEVEL": "WARNING",
-            "DB_STATEMENT_TIMEOUT_MS": "0",
-        }
-    )
+        _common.create_database(admin_url, SCRATCH)
+    _common.production_env(scratch_url, DB_STATEMENT_TIMEOUT_MS="0")
     try:
         import django
 
@@ -301,7 +282,7 @@ def main() -> int:
             from django.db import connections
 
             connections.close_all()
-            pages._admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
+            _common.admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 sys.path.insert(0, str(BASE_DIR / "benchmarks"))
+import _common  # noqa: E402  (benchmarks/, first on sys.path when run as a script)
+
 SCRATCH = "bench_search"
 HEALTHZ_RATIO = 20
 NAIVE_RATIO = 10
@@ -240,12 +241,6 @@ def sizes() -> list[tuple[str, int]]:
 # ------------------------------------------------------------------ measuring
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def naive_ms(params: dict[str, str]) -> float:
     """ts_rank over every match, top 20, plus count(*): same tsqueries, same index."""
     from django.db import connection
@@ -291,32 +286,18 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="Reuse a kept scratch database.")
     args = parser.parse_args()
 
-    import pages  # the gunicorn helpers of benchmarks/pages.py
+    import pages  # its one-worker gunicorn
 
     if os.environ.get("DATABASE_URL"):
         os.environ["BENCH_DATABASE_URL_GIVEN"] = "1"
-    admin_url, scratch_url = pages._scratch_url()
-    scratch_url = scratch_url.replace(f"/{pages.SCRATCH}", f"/{SCRATCH}")
-    reuse = args.reuse and _database_exists(admin_url)
+    admin_url, scratch_url = _common.scratch_urls(SCRATCH)
+    reuse = args.reuse and _common.database_exists(admin_url, SCRATCH)
     if not reuse:
-        pages._admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-        pages._admin_execute(
-            admin_url,
-            f"CREATE DATABASE {SCRATCH} TEMPLATE template0 ENCODING 'UTF8' "
-            "LOCALE_PROVIDER builtin BUILTIN_LOCALE 'C.UTF-8'",
-        )
-    os.environ.update(
-        {
-            "DATABASE_URL": scratch_url,
-            "DJANGO_SETTINGS_MODULE": "archive.settings",
-            "DJANGO_DEBUG": "False",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": f"{pages.HOST},localhost,testserver",
-            "DJANGO_SECURE_SSL_REDIRECT": "False",
-            "RATE_LIMIT_ENABLED": "False",
-            "LOG_LEVEL": "WARNING",
-            "DB_STATEMENT_TIMEOUT_MS": "0",  # this process: imports and naive queries
-        }
+        _common.create_database(admin_url, SCRATCH)
+    _common.production_env(
+        scratch_url,
+        RATE_LIMIT_ENABLED="False",
+        DB_STATEMENT_TIMEOUT_MS="0",  # this process: imports and naive queries
     )
     server = None
     try:
@@ -358,14 +339,14 @@ def main() -> int:
                 )
         connection.close()
 
-        port = pages._free_port()
+        port = _common.free_port()
         log_path = Path(tempfile.gettempdir()) / f"bench_search_gunicorn_{port}.log"
         os.environ["DB_STATEMENT_TIMEOUT_MS"] = "5000"  # the server: production default
         server = pages._start_server(port, log_path)
 
         def timed(url: str) -> float:
             start = time.perf_counter()
-            pages._http_get(port, url)
+            _common.http_get(port, url)
             return (time.perf_counter() - start) * 1000
 
         from urllib.parse import urlencode
@@ -391,7 +372,7 @@ def main() -> int:
                 timed(url)
                 times += [timed(url) for _ in range(args.runs)]
                 naive.append(statistics.median(naive_ms(params) for _ in range(3)))
-            p50, p95 = _percentile(times, 0.5), _percentile(times, 0.95)
+            p50, p95 = _common.percentile(times, 0.5), _common.percentile(times, 0.95)
             naive_p50 = statistics.median(naive)
             print(
                 f"{cls:<14} {p50:>8.1f} {p95:>8.1f} {p95 / healthz:>11.1f}× "
@@ -412,20 +393,12 @@ def main() -> int:
         return 0
     finally:
         if server is not None:
-            pages._stop_server(server)
+            _common.stop_server(server)
         if not args.keep:
             from django.db import connections
 
             connections.close_all()
-            pages._admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
-
-
-def _database_exists(admin_url: str) -> bool:
-    import psycopg
-
-    with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1)) as c:
-        row = c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [SCRATCH]).fetchone()
-    return row is not None
+            _common.admin_execute(admin_url, f"DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -665,6 +665,11 @@ class Coverage(TimeStamped):
         return f"{self.outlet}: {self.title}"
 
 
+# The glossary's stamp: one row, renewed by triggers on speeches_term whenever
+# a change can alter what the public glossary links (migration 0005).
+GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
+
+
 class TermQuerySet(models.QuerySet):
     def public(self) -> TermQuerySet:
         return self.filter(status=Term.Status.CONFIRMED)

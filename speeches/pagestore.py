@@ -44,7 +44,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
 
-from speeches.models import Speech
+from speeches.models import GLOSSARY_STAMP_SQL, Speech
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Slot(NamedTuple):
 
 # What a page's key is made of, found by its URL in one indexed query (the
 # ORM's version of these joins cost more to compile than to run, on every hit).
-_GLOSSARY = "(SELECT stamp FROM speeches_glossary_stamp)"
+_GLOSSARY = f"({GLOSSARY_STAMP_SQL})"
 LOOKUPS = {
     "reading": (
         f"SELECT s.id, s.id, s.status, s.content_version, {_GLOSSARY}"
@@ -141,20 +141,23 @@ def slot_for(
 def stored_response(slot: Slot, request: HttpRequest) -> HttpResponse | None:
     """What to answer from the store: 304 when the client already holds this
     page (its ETag is the page's key), else the stored page, else None."""
-    template = HttpResponse()
-    mark(slot, template)
-    answer = get_conditional_response(request, etag=template["ETag"], response=template)
-    if answer is not template:
-        return answer
-    return fetch(slot, request)
+    answer = get_conditional_response(request, etag=_etag(slot))
+    if answer is None:
+        return fetch(slot, request)
+    mark(slot, answer)
+    return answer
 
 
 def mark(slot: Slot, response: HttpResponse) -> None:
     """The headers every answer for a slot carries (the view calls this on the
     pages it renders too): the ETag — weak, as the page goes out gzipped or
     not — and Vary, since caches must keep the two encodings apart."""
-    response.headers["ETag"] = f'W/"{slot.key[:32]}"'
+    response.headers["ETag"] = _etag(slot)
     patch_vary_headers(response, ("Accept-Encoding",))
+
+
+def _etag(slot: Slot) -> str:
+    return f'W/"{slot.key[:32]}"'
 
 
 def fetch(slot: Slot, request: HttpRequest) -> HttpResponse | None:

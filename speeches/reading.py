@@ -678,18 +678,6 @@ def article_sources(speech: Speech) -> dict[str, QuerySet]:
     }
 
 
-# The glossary's stamp: one row, kept by triggers on speeches_term.
-GLOSSARY_STAMP_SQL = "SELECT stamp FROM speeches_glossary_stamp"
-
-
-def glossary_stamp() -> int | None:
-    """The glossary's stamp; None if its row is missing."""
-    with connection.cursor() as cursor:
-        cursor.execute(GLOSSARY_STAMP_SQL)
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
 @contextmanager
 def _one_snapshot() -> Iterator[None]:
     """Every query inside reads one snapshot of the database (REPEATABLE READ,

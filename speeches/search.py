@@ -50,7 +50,16 @@ from taggit.models import Tag
 
 from speeches import textnorm
 from speeches.citation import human_date
-from speeches.models import Collection, Passage, PassageText, Speaker, Speech, Term, Version
+from speeches.models import (
+    GLOSSARY_STAMP_SQL,
+    Collection,
+    Passage,
+    PassageText,
+    Speaker,
+    Speech,
+    Term,
+    Version,
+)
 
 PAGE_SIZE = 20
 # Exact counts, facets and ranking up to CAP matches. The probe that counts
@@ -850,7 +859,7 @@ _STATS_KEY_SQL = (
     "pg_stat_get_last_autoanalyze_time(c.oid), c.reltuples) "
     "FROM pg_class c WHERE c.oid = 'speeches_passagetext'::regclass)"
 )
-_KEYS_SQL = f"(SELECT stamp FROM speeches_glossary_stamp), {_STATS_KEY_SQL}"
+_KEYS_SQL = f"({GLOSSARY_STAMP_SQL}), {_STATS_KEY_SQL}"
 
 # ANALYZE's most common lexemes of the search column (their share of rows), the
 # share of English rows, and the table's size: what the planner itself reads
@@ -870,7 +879,7 @@ SELECT {_STATS_KEY_SQL},
 """
 
 _GLOSSARY_SQL = (
-    "SELECT (SELECT stamp FROM speeches_glossary_stamp), "
+    f"SELECT ({GLOSSARY_STAMP_SQL}), "
     "(SELECT json_agg(json_build_array(id, original, translation, variants)) "
     "FROM speeches_term WHERE status = %s)"
 )
