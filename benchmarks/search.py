@@ -73,6 +73,7 @@ PT_INDEXES = [
     "passage_text_search_date_other",
     "passage_text_search_speaker",
     "passage_text_search_speech",
+    "passage_text_search_pairs",
 ]
 
 

@@ -409,6 +409,21 @@ class PassageTextQuerySet(models.QuerySet):
         return super().update(**kwargs)
 
 
+# The speech date as a day number: the GIN search indexes' second column.
+SEARCH_DAY = Func(
+    F("search_date"),
+    template="(%(expressions)s - DATE '1970-01-01')",
+    output_field=models.IntegerField(),
+)
+
+# Each lexeme of a search vector with the next one and the distance between
+# them ("govern peopl 3" for "government of the people"), by the function of
+# migration 0008: the English phrase index's expression.
+WORD_PAIRS = Func(
+    F("search_vector"), function="speeches_word_pairs", output_field=SearchVectorField()
+)
+
+
 class PassageText(TimeStamped):
     """A passage's text in one version."""
 
@@ -469,16 +484,32 @@ class PassageText(TimeStamped):
         ]
         indexes = [
             # One GIN index per configuration: English rows are matched with an
-            # `english` query, all others with the `simple` (bigram) query.
+            # `english` query, all others with the `simple` (bigram) query. The
+            # day number (btree_gin, migration 0002) lets one index scan take
+            # only the matches of a few newest days: a frequent word's newest
+            # matches without a bitmap of all of them (docs/search.md, "Bounded
+            # work"). A day number, not `search_date` itself: a year filter over
+            # `search_date` must not reach this index (GIN ORs every day of a
+            # range into a bitmap first: 60 ms for a decade at 1M).
             GinIndex(
-                fields=["search_vector"],
+                F("search_vector"),
+                SEARCH_DAY,
                 name="passage_text_search_en",
                 condition=Q(search_public=True, search_lang="en"),
             ),
             GinIndex(
-                fields=["search_vector"],
+                F("search_vector"),
+                SEARCH_DAY,
                 name="passage_text_search_other",
                 condition=Q(search_public=True) & ~Q(search_lang="en"),
+            ),
+            # Word pairs (migration 0008): a phrase of frequent words looks up
+            # its rare pairs instead of intersecting long posting lists.
+            GinIndex(
+                WORD_PAIRS,
+                SEARCH_DAY,
+                name="passage_text_search_pairs",
+                condition=Q(search_public=True, search_lang="en"),
             ),
             # Date walks for frequent words and date sorts (one per configuration,
             # like the GIN indexes); per-speaker and per-speech scopes.

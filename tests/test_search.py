@@ -384,9 +384,11 @@ def test_frequent_word_walks_the_newest_matches_and_estimates_the_total(monkeypa
     assert result.approximate == "most relevant among the 4 newest matches"
     assert len(result.hits) == 4
     assert {h.speech.delivered_on.year for h in result.hits} == {2020}
-    # A filter (the estimate knows nothing of it) keeps the exact capped count.
+    # A year range (the estimate knows nothing of it): the newest matches in
+    # the range, counted up to WINDOW.
     filtered = run("growth", **{"from": "2001", "to": "2001"})
-    assert filtered.total_label == "5+" and filtered.estimate == 0
+    assert filtered.total_label == "4+" and filtered.estimate == 0
+    assert {h.speech.delivered_on.year for h in filtered.hits} == {2001}
 
 
 def test_a_speaker_filter_ranks_its_newest_matches_in_the_probe(monkeypatch) -> None:
@@ -400,14 +402,97 @@ def test_a_speaker_filter_ranks_its_newest_matches_in_the_probe(monkeypatch) -> 
     )
     speech_with([f"Growth elsewhere {i}." for i in range(6)], delivered_on=dt.date(2024, 1, 1))
     result = run("growth", speaker="alice")
-    assert result.capped and result.total_label == "5+"
+    assert result.capped and result.total_label == "4+"  # counted up to WINDOW
     assert result.approximate == "most relevant among the 4 newest matches"
-    assert result.sample_label == "the 5 newest matches"
+    assert result.sample_label == "the 4 newest matches"
     assert len(result.hits) == 4
     assert {h.speech.delivered_on.year for h in result.hits} == {2020}
     newest = run("growth", speaker="alice", sort="newest")
     assert texts_of(newest)[:2] == ["Growth new 5.", "Growth new 4."]
     assert newest.approximate == ""
+
+
+def test_word_pairs_list_each_lexeme_with_the_next_and_their_distance() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT speeches_word_pairs(to_tsvector('english', %s))::text",
+            ["Government of the people, by the people."],
+        )
+        assert cursor.fetchone()[0] == "'govern peopl 3' 'peopl peopl 3'"
+    assert search._pairs(["'govern' <3> 'peopl'", "'unit' <-> 'nation' <-> 'day'"]) == (
+        "'govern peopl 3' & 'unit nation 1' & 'nation day 1'"
+    )
+    # One lexeme, or anything but a plain chain, gives no pairs.
+    assert search._pairs(["'peopl'", "'a' & 'b'", "'it''s' <-> 'x' | 'y'"]) == ""
+    assert search._pairs(["'it''s' <-> 'fine'"]) == "'it''s fine 1'"
+
+
+def test_a_phrase_is_found_through_its_word_pairs() -> None:
+    speech_with(
+        [
+            "Government of the people shall not perish.",
+            "A government by the people, for all.",
+            "The government taxes the people.",  # a word where the phrase has a stopword
+            "People of the government.",
+        ]
+    )
+    result = run('"government of the people"')
+    assert sorted(texts_of(result)) == [
+        "A government by the people, for all.",
+        "Government of the people shall not perish.",
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        run('"government of the people"')
+    assert any("speeches_word_pairs(t.search_vector) @@" in q["sql"] for q in queries)
+    # A phrase with one word, or in an OR, takes the plain match: PostgreSQL's
+    # looser rule, where a stopword's place may hold any word.
+    assert len(run('"people"').hits) == 4
+    assert len(run('"government of the people" OR perish').hits) == 3
+
+
+def test_a_frequent_phrase_takes_its_newest_matches_through_its_pair(monkeypatch) -> None:
+    monkeypatch.setattr(search, "PHRASE_WINDOW", 5)
+    monkeypatch.setattr(search, "WINDOW", 4)
+    speech_with([f"United nations day {i}." for i in range(30)], delivered_on=dt.date(2001, 1, 1))
+    speech_with(
+        [f"The united nations met {i}." for i in range(6)], delivered_on=dt.date(2020, 1, 1)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE speeches_passagetext")  # the pairs index's statistics
+    with CaptureQueriesContext(connection) as queries:
+        result = run('"united nations"')
+    assert result.total_label == "about 36"
+    assert result.approximate == "most relevant among the 4 newest matches"
+    assert {h.speech.delivered_on.year for h in result.hits} == {2020}
+    probe = next(q["sql"] for q in queries if "WITH m AS MATERIALIZED" in q["sql"])
+    assert "speeches_word_pairs(t.search_vector) @@" in probe
+    assert "- DATE '1970-01-01') >=" in probe
+
+
+def test_frequent_chinese_words_take_the_newest_matches_by_one_gin_scan(monkeypatch) -> None:
+    monkeypatch.setattr(search, "CAP", 5)
+    monkeypatch.setattr(search, "WINDOW", 4)
+    speech_with(
+        [f"发展第{i}项。" for i in range(30)], language="zh", delivered_on=dt.date(2001, 1, 1)
+    )
+    # The newest rows hold the word less often than the average: the first
+    # window comes back short and grows.
+    speech_with(
+        [f"改革第{i}项。" for i in range(60)], language="zh", delivered_on=dt.date(2019, 1, 1)
+    )
+    speech_with([f"发展新{i}。" for i in range(3)], language="zh", delivered_on=dt.date(2020, 1, 1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE speeches_passagetext")
+    with CaptureQueriesContext(connection) as queries:
+        result = run("发展")
+    assert result.capped and result.approximate == "most relevant among the 4 newest matches"
+    years = sorted(h.speech.delivered_on.year for h in result.hits)
+    assert years == [2001, 2020, 2020, 2020]  # the 4 newest matches
+    probes = [q["sql"] for q in queries if "WITH m AS MATERIALIZED" in q["sql"]]
+    assert all("- DATE '1970-01-01') >=" in sql for sql in probes)
+    assert len(probes) == 2  # the first window held 3 of the 5 matches it needs: grown once
+    grouped = run("发展", group="speech")
+    assert sorted(g.hits for g in grouped.groups) == [1, 3]
 
 
 def test_a_wrong_estimate_falls_back_to_an_exact_count(monkeypatch) -> None:
