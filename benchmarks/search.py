@@ -250,6 +250,7 @@ def naive_ms(params: dict[str, str]) -> float:
 
     p = search.read_params(params)
     compiled, _ = search._compile(search.parse(p.q))
+    compiled.q_pairs = ""  # naive: the vector's own GIN index only
     match, match_params = search._match(compiled, p)
     rank = (
         "ts_rank(t.search_vector, CASE WHEN t.search_lang = 'en' THEN %s::tsquery "
