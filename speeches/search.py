@@ -1688,16 +1688,20 @@ _RANKED_IDS_SQL = """
 SELECT r.id, r.score, r.k FROM unnest(%s::bigint[], %s::float8[]) WITH ORDINALITY AS r(id, score, k)
 """
 
+# The best TITLE_MATCHES speeches first, then their speakers: joining every
+# matching speech to its speaker before the LIMIT hashed the whole speaker
+# table, and a window function numbered them all (EXPLAIN ANALYZE: "people",
+# 252 titles, 0.57 → 0.31 ms; "nations" 1.24 → 0.69 ms).
 _TITLES_SQL = """(
 SELECT json_agg(json_build_array(x.id, x.slug, x.title, x.delivered_on, x.date_precision,
-                                 x.sp_id, x.name, x.sp_slug) ORDER BY x.n)
-  FROM (SELECT s.id, s.slug, s.title, s.delivered_on, s.date_precision,
-               sp.id AS sp_id, sp.name, sp.slug AS sp_slug,
-               row_number() OVER (ORDER BY ts_rank_cd(s.search_vector, %s::tsquery) DESC,
-                                  s.delivered_on DESC, s.id) AS n
-          FROM speeches_speech s JOIN speeches_speaker sp ON sp.id = s.speaker_id
+                                 sp.id, sp.name, sp.slug)
+                ORDER BY x.rank DESC, x.delivered_on DESC, x.id)
+  FROM (SELECT s.id, s.slug, s.title, s.delivered_on, s.date_precision, s.speaker_id,
+               ts_rank_cd(s.search_vector, %s::tsquery) AS rank
+          FROM speeches_speech s
          WHERE s.status = 'published' AND s.search_vector @@ %s::tsquery {filters}
-         ORDER BY n LIMIT %s) x)"""
+         ORDER BY rank DESC, s.delivered_on DESC, s.id LIMIT %s) x
+  JOIN speeches_speaker sp ON sp.id = x.speaker_id)"""
 
 # Words split like _WORD (letters and digits), lower-cased like str.lower().
 # Only words that begin like a query lexeme go through the stemmer: the

@@ -41,10 +41,35 @@ def contains_cjk(text: str) -> bool:
     return CJK_RUN.search(text) is not None
 
 
+# Full-width ASCII (！…～) and the ideographic space: each character's NFKC
+# form is one ASCII character.
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _half_width(match: re.Match) -> str:
+    char = match.group(0)
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
+
+
+def _nfkc(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), faster for Chinese text.
+
+    Its full-width punctuation (，（）！) fails NFKC's quick check, and then the
+    whole text is decomposed and composed again: 30 µs for 300 characters, the
+    largest cost of highlighting a page of Chinese results. Replacing those
+    characters by their NFKC form first gives the same result (NFKC starts by
+    decomposing every character, and theirs is that one ASCII character), after
+    which the quick check passes in most texts (20 texts: 0.60 → 0.08 ms)."""
+    text = _FULL_WIDTH.sub(_half_width, text)
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
+
+
 def normalize(text: str) -> str:
     """NFKC + Traditional→Simplified + lower case. Length-preserving for CJK
     characters in practice (t2s maps character to character)."""
-    text = unicodedata.normalize("NFKC", text)
+    text = _nfkc(text)
     if contains_cjk(text):
         text = _t2s().convert(text)
     return text.lower()

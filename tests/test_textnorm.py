@@ -1,7 +1,9 @@
+import unicodedata
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speeches.textnorm import cjk_tokens_only, normalize, search_tokens
+from speeches.textnorm import _nfkc, cjk_tokens_only, normalize, search_tokens
 
 
 def test_traditional_and_simplified_normalise_to_one_form():
@@ -55,3 +57,26 @@ def test_every_substring_bigram_of_a_run_is_indexed(run):
 def test_digits_and_letters_touching_cjk_are_separate_tokens():
     assert search_tokens("13亿中国人") == ["13", "亿中", "中国", "国人", "人"]
     assert search_tokens("Uber在美國") == ["uber", "在美", "美国", "国"]
+
+
+def test_fast_nfkc_folds_full_width_forms_exactly_like_nfkc():
+    for code in [0x3000, *range(0xFF01, 0xFF5F)]:
+        char = chr(code)
+        for text in (char, f"a{char}\u0301", f"{char}\u0308e", f"网{char}络"):
+            assert _nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+# Full-width forms next to combining marks, kana with (han)dakuten, ligatures,
+# circled and Roman numerals, Hangul jamo: everything NFKC composes or folds.
+_NFKC_ALPHABET = st.one_of(
+    st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF),
+    st.characters(min_codepoint=0x0300, max_codepoint=0x036F),
+    st.characters(min_codepoint=0x3000, max_codepoint=0x30FF),
+    st.characters(min_codepoint=0x1100, max_codepoint=0x11FF),
+    st.sampled_from("aeAE !,.，。ﬁ①Ⅻ㍿ｶﾞ網络"),
+)
+
+
+@given(st.text(alphabet=_NFKC_ALPHABET))
+def test_fast_nfkc_equals_nfkc(text):
+    assert _nfkc(text) == unicodedata.normalize("NFKC", text)
