@@ -1442,17 +1442,34 @@ def _probe_rows(
             # A sparser word (or a frequent phrase's pair): one scan of the arm's
             # GIN index (vector or pairs, with the day) for the matches no older
             # than the arm's `rows`-th newest row, sorted (`+ 0`: not along the
-            # date B-tree, row after row).
+            # date B-tree, row after row). Should the newest rows hold fewer
+            # than the average promised (经济 among the newest transcripts), a
+            # wider window runs in the same statement (gated: not run at all
+            # otherwise) instead of a second probe statement.
             match, match_params = _vector_match(c, name, q)
+            window = (
+                f"SELECT {_INNER_COLUMNS} FROM {_TABLE} "
+                f"WHERE t.search_public AND {condition} AND {match} "
+                "AND (t.search_date - DATE '1970-01-01') >= {cutoff}"
+                f"{filters} ORDER BY t.search_date + 0 DESC, t.id DESC LIMIT {WINDOW + 1}"
+            )
+            first = window.format(cutoff=_cutoff(name, walk.rows))
+            # The wider window: as many rows again as the first one's matches
+            # say hold 1.5 × (WINDOW + 1), at that density.
+            grown = (
+                f"(SELECT ceil({walk.rows} * {1.5 * (WINDOW + 1)} "
+                "/ GREATEST(count(*), 1))::bigint FROM w)"
+            )
+            wider = window.format(cutoff=_cutoff(name, grown))
             parts.append(
                 "("
                 + outer.format(walk=f"'{name}'", ranked=f"row_number() OVER () <= {WINDOW}")
-                + f" FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} "
-                f"WHERE t.search_public AND {condition} AND {match} "
-                f"AND (t.search_date - DATE '1970-01-01') >= {_cutoff(name, walk.rows)}"
-                f"{filters} ORDER BY t.search_date + 0 DESC, t.id DESC LIMIT {WINDOW + 1}) x)"
+                + f" FROM (WITH w AS MATERIALIZED ({first}) "
+                f"SELECT * FROM w WHERE (SELECT count(*) FROM w) > {WINDOW} UNION ALL "
+                f"SELECT * FROM ({wider}) w2 WHERE (SELECT count(*) FROM w) <= {WINDOW}) x)"
             )
             params += [*score_params, *match_params, *filter_params]
+            params += [*match_params, *filter_params]
         else:
             match, match_params = _vector_match(c, name, q)
             parts.append(
@@ -1514,14 +1531,16 @@ _TABLE = "speeches_passagetext t"
 _ARM_CONDITIONS = {"en": "search_lang = 'en'", "other": "search_lang <> 'en'"}
 
 
-def _cutoff(name: str, rows: int) -> str:
+def _cutoff(name: str, rows: int | str) -> str:
     """SQL for the day number (the GIN indexes' second column, models.SEARCH_DAY)
     of an arm's `rows`-th newest public row, read from its date B-tree alone
-    (an index-only scan, ~75 ns a row); no bound when the arm has fewer rows."""
+    (an index-only scan, ~75 ns a row); no bound when the arm has fewer rows.
+    `rows`: a number, or SQL for one (a scalar subquery)."""
+    offset = rows if isinstance(rows, str) else str(int(rows))
     return (
         "COALESCE((SELECT c.search_date - DATE '1970-01-01' FROM speeches_passagetext c "
         f"WHERE c.search_public AND c.{_ARM_CONDITIONS[name]} "
-        f"ORDER BY c.search_date DESC, c.id DESC OFFSET {int(rows)} LIMIT 1), -2147483648)"
+        f"ORDER BY c.search_date DESC, c.id DESC OFFSET {offset} LIMIT 1), -2147483648)"
     )
 
 
@@ -2041,8 +2060,8 @@ def _probe(
     # A walked arm's window: enough of its newest rows to hold WINDOW_SLACK
     # times WINDOW matches at the word's average density. The newest rows may
     # hold fewer (人民 is rarer in the newest transcripts than on average):
-    # then the window grows once, in proportion; still short, the exact
-    # bitmap probe runs.
+    # then a wider window runs within the statement (_probe_rows); still
+    # short, the exact bitmap probe runs.
     arm_rows = {"en": c.rows * c.en_share, "other": c.rows * (1 - c.en_share)}
     windows = {}
     for name, estimate in walks.items():
@@ -2057,7 +2076,7 @@ def _probe(
         # ("nations": twice the expected rows, then a second statement).
         windows[name] = _Walk(rows=rows * 4 if dense else rows, dense=dense)
     with connection.cursor() as cursor:
-        for attempt in range(3):
+        for _attempt in range(2):
             rows_sql, params = _probe_rows(c, p, windows, result.cap)
             cursor.execute(
                 _FACETS_SQL.format(rows=rows_sql, ranking=ranking), [*params, limit, offset]
@@ -2067,14 +2086,8 @@ def _probe(
             short = [name for name in windows if walked.get(name, 0) <= WINDOW]
             if not short:
                 break
-            if attempt == 0 and all(windows[n].rows < arm_rows[n] for n in short):
-                for name in short:
-                    found = max(walked.get(name, 0), 1)
-                    grown = int(windows[name].rows * 1.5 * (WINDOW + 1) / found)
-                    windows[name] = _Walk(rows=grown, dense=windows[name].dense)
-            else:
-                # Fewer matches than the statistics promised: count them exactly.
-                walks, walked, windows = {}, {}, {}
+            # Fewer matches than the statistics promised: count them exactly.
+            walks, walked, windows = {}, {}, {}
         counts = {r[0]: int(r[3]) for r in rows if r[0] in ("total", "speeches")}
     result.total = counts.get("total", 0)
     result.total_speeches = counts.get("speeches", 0)
