@@ -1410,10 +1410,12 @@ def _probe_rows(
     # (0.5 ms a row).
     if not walks and not c.q_pairs:
         match, match_params = _match(c, p)
-        # Beyond the cap a phrase is ranked among these first rows, words among
-        # their newest matches (_candidates): then scoring these is wasted (7
-        # of the 12 ms a 3,001-row probe took).
-        ranked = f"row_number() OVER () <= {cap}" if c.has_phrase else f"count(*) OVER () <= {cap}"
+        # The first `cap` rows are scored as they stream past. Beyond the cap
+        # words are ranked among their newest matches (_candidates), so there
+        # the scores are wasted (~1 µs a row); deciding first (count(*) OVER
+        # ()) made PostgreSQL store every row with its vector before scoring
+        # any: 强国's 1,665 Chinese rows, 11.7 → 8.1 ms without it.
+        ranked = f"row_number() OVER () <= {cap}"
         sql = (
             outer.format(walk="''", ranked=ranked)
             + f" FROM (SELECT {_INNER_COLUMNS} FROM {_TABLE} WHERE {match} LIMIT %s) x"
