@@ -1,6 +1,7 @@
 """Search at scale: /search/ on a database of 1,000,000+ passage texts.
 
     .venv/bin/python benchmarks/search.py [--passages 1000000] [--runs 10] [--keep] [--reuse]
+                                          [--detail]
 
 Standalone: sets Django up itself and works in its own scratch database
 (`bench_search`) on the embedded server, or on the server named by
@@ -286,6 +287,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="Keep the scratch database.")
     parser.add_argument("--reuse", action="store_true", help="Reuse a kept scratch database.")
+    parser.add_argument("--detail", action="store_true", help="Print each query's times too.")
     args = parser.parse_args()
 
     import pages  # its one-worker gunicorn
@@ -368,11 +370,14 @@ def main() -> int:
         for cls, queries in QUERIES.items():
             times: list[float] = []
             naive: list[float] = []
+            each: list[str] = []
             for params in queries:
                 params = {k: v.format(speaker=speaker) for k, v in params.items()}
                 url = "/search/?" + urlencode(params)
                 timed(url)
-                times += [timed(url) for _ in range(args.runs)]
+                mine = [timed(url) for _ in range(args.runs)]
+                times += mine
+                each.append(f"{params['q']} {statistics.median(mine):.1f}/{max(mine):.1f}")
                 naive.append(statistics.median(naive_ms(params) for _ in range(3)))
             p50, p95 = _common.percentile(times, 0.5), _common.percentile(times, 0.95)
             naive_p50 = statistics.median(naive)
@@ -380,6 +385,8 @@ def main() -> int:
                 f"{cls:<14} {p50:>8.1f} {p95:>8.1f} {p95 / healthz:>11.1f}× "
                 f"{naive_p50:>10.1f} {naive_p50 / p50:>9.1f}×"
             )
+            if args.detail:
+                print(f"{'':<14} (median/max ms) " + ", ".join(each))
             if p95 > HEALTHZ_RATIO * healthz:
                 failures.append(f"{cls}: p95 {p95:.0f} ms > {HEALTHZ_RATIO}× /healthz")
             if cls == FREQUENT and naive_p50 < NAIVE_RATIO * p50:
