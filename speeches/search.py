@@ -8,24 +8,26 @@ Design and measurements: docs/search.md and ../shared/research/search.md.
   first), the `simple` configuration over `search_tokens`, which Python writes
   (textnorm: NFKC, Traditional→Simplified, lower case, CJK bigrams). Filter
   columns (public flag, speech, speaker, date, kind, language) are copied onto
-  the row by PostgreSQL triggers. One partial GIN index per configuration.
+  the row by PostgreSQL triggers. One partial GIN index per configuration,
+  over the vector and the day number (btree_gin).
 * Query. `parse()` reads a websearch-style query (words, "phrases", -exclude,
   OR) and never raises. Each term becomes two tsqueries built by PostgreSQL
   from parameters — never by pasting user text into tsquery syntax: an English
   one (`plainto/phraseto_tsquery('english')`, stemming) and a `simple` one in
   which a CJK chunk is a chain of its bigrams (`'网络' <-> '络强' <-> '强国'`),
   i.e. an exact substring search over normalised text.
-* Bounded work (the frequent-word problem). A capped probe counts matches up
-  to CAP, and scores and ranks the rows it reads as it reads them (no second
-  read by id). At most CAP: exact ranking of every match. Beyond it: for word
-  queries, rank the newest WINDOW matches found by walking the date index
-  (stops early because matches are dense); for phrase queries, rank the first
-  PHRASE_WINDOW matches of the bitmap scan. Both are labelled approximate. The
-  branch is chosen from the probe's real count. One exception, for one-word
-  queries that ANALYZE's statistics say are far beyond CAP: the probe itself
-  walks the date index to the newest WINDOW matches instead of building a GIN
-  bitmap of every match (see _walks); a wrong estimate falls back to the
-  bitmap, so the statistics choose a plan, never the results.
+* Bounded work (the frequent-word problem; the table in docs/search.md,
+  "Bounded work: the rules as they stand"). A capped probe counts matches up
+  to a cap and scores the rows it reads as it reads them (no second read by
+  id). At most the cap: exact ranking of every match. Beyond it, the newest
+  WINDOW matches are ranked. One-word (and two-word English phrase) queries
+  that ANALYZE's statistics put far beyond the cap never build a bitmap of
+  every match: a dense English word walks the date index; any other takes
+  one GIN scan of (vector or word pairs, day) bounded by a date read from the
+  date index (_walks, _probe_rows). English phrases go through the word-pairs
+  index (migration 0008). With a speaker or a year range the probe reads the
+  newest matches in date order. A wrong estimate falls back to the exact
+  bitmap probe, so the statistics choose a plan, never the results.
 * Safety. The whole search runs in one transaction with a local
   statement_timeout; a cancelled query becomes a friendly message.
 """
@@ -1348,17 +1350,19 @@ class _Walk:
 
 
 def _walks(c: _Compiled, p: SearchParams) -> dict[str, int]:
-    """Arms to probe by walking their date index, with their estimated matches.
+    """Arms whose probe takes their newest matches only (a walk along the date
+    index or a date-bounded GIN scan, see _probe), with their estimated matches.
 
-    Only a one-lexeme arm without filters or phrases (what ANALYZE's statistics
-    estimate well: within 10% at 1M for frequent words), English words in the
-    English arm and Chinese bigrams in the other, and only when the estimate
-    is far above CAP (at least 3 × CAP). Such a word is capped, and a capped
-    word is ranked among its newest WINDOW matches, found by this same walk
-    (_candidates): the bitmap probe would only add the bitmap of every match
-    and CAP heap rows before it. A wrong estimate costs time, never results:
-    the walk stops after WALK_SLACK times the rows it expected to visit, and
-    the bitmap probe runs instead."""
+    Only a one-lexeme arm without filters (what ANALYZE's statistics estimate
+    well: within 10% at 1M for frequent words), English words in the English
+    arm and Chinese bigrams in the other, when the estimate is far above CAP
+    (at least 3 × CAP); or a two-word English phrase whose one word pair the
+    pairs index's statistics put at 3 × PHRASE_WINDOW and in at least
+    MIN_WINDOW_DENSITY of the English rows. Such a query is capped and ranked
+    among its newest WINDOW matches: the bitmap probe would only add the
+    bitmap of every match and CAP heap rows before it. A wrong estimate costs
+    time, never results: a walk stops after WINDOW_SLACK × 4 times the rows it
+    expected to visit, a window widens once, and then the bitmap probe runs."""
     if p.has_filters or not c.rows:
         return {}
     if c.has_phrase:
