@@ -233,17 +233,7 @@ def run_load(
             phase.results.append(Result(kind, start, time.perf_counter(), status, retry_after, ok))
 
     threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(users)]
-    started, cpu = time.perf_counter(), time.process_time()
-    for thread in threads:
-        thread.start()
-    if seconds is not None:
-        stop.wait(seconds)
-        stop.set()
-    for thread in threads:
-        thread.join()
-    phase.elapsed = time.perf_counter() - started
-    phase.client_cpu = time.process_time() - cpu
-    return phase
+    return _run_users(phase, threads, stop, seconds)
 
 
 def first_visits(port: int, pools: dict[str, list[str]], users: int) -> dict[str, Phase]:
@@ -274,9 +264,23 @@ def _visit_each_once(port: int, kind: str, urls: list[str], users: int) -> Phase
             phase.results.append(Result(kind, start, time.perf_counter(), status, "", True))
 
     threads = [threading.Thread(target=user, daemon=True) for _ in range(users)]
+    return _run_users(phase, threads)
+
+
+def _run_users(
+    phase: Phase,
+    threads: list[threading.Thread],
+    stop: threading.Event | None = None,
+    seconds: float | None = None,
+) -> Phase:
+    """Start the users, stop them after `seconds` (else let them finish), and
+    record the phase's wall time and the client's own CPU time."""
     started, cpu = time.perf_counter(), time.process_time()
     for thread in threads:
         thread.start()
+    if stop is not None and seconds is not None:
+        stop.wait(seconds)
+        stop.set()
     for thread in threads:
         thread.join()
     phase.elapsed = time.perf_counter() - started

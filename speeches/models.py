@@ -410,9 +410,12 @@ class PassageTextQuerySet(models.QuerySet):
 
 
 # The speech date as a day number: the GIN search indexes' second column.
+# search.py writes its conditions with the same SQL, or the planner would not
+# match them to the index.
+DAY_NUMBER_SQL = "({date} - DATE '1970-01-01')"
 SEARCH_DAY = Func(
     F("search_date"),
-    template="(%(expressions)s - DATE '1970-01-01')",
+    template=DAY_NUMBER_SQL.format(date="%(expressions)s"),
     output_field=models.IntegerField(),
 )
 

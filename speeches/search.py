@@ -55,6 +55,7 @@ from taggit.models import Tag
 from speeches import textnorm
 from speeches.citation import human_date
 from speeches.models import (
+    DAY_NUMBER_SQL,
     GLOSSARY_STAMP_SQL,
     Collection,
     Passage,
@@ -1456,7 +1457,7 @@ def _probe_rows(
             window = (
                 f"SELECT {_INNER_COLUMNS} FROM {_TABLE} "
                 f"WHERE t.search_public AND {condition} AND {match} "
-                "AND (t.search_date - DATE '1970-01-01') >= {cutoff}"
+                f"AND {DAY_NUMBER_SQL.format(date='t.search_date')} >= {{cutoff}}"
                 f"{filters} ORDER BY t.search_date + 0 DESC, t.id DESC LIMIT {WINDOW + 1}"
             )
             first = window.format(cutoff=_cutoff(name, walk.rows))
@@ -1534,6 +1535,7 @@ _COLUMNS = "t.id, t.search_vector, t.search_lang, t.search_speech_id, t.search_d
 _TABLE = "speeches_passagetext t"
 
 
+# Each arm's rows: one partial GIN index (and date B-tree) per configuration.
 _ARM_CONDITIONS = {"en": "search_lang = 'en'", "other": "search_lang <> 'en'"}
 
 
@@ -1544,7 +1546,8 @@ def _cutoff(name: str, rows: int | str) -> str:
     `rows`: a number, or SQL for one (a scalar subquery)."""
     offset = rows if isinstance(rows, str) else str(int(rows))
     return (
-        "COALESCE((SELECT c.search_date - DATE '1970-01-01' FROM speeches_passagetext c "
+        f"COALESCE((SELECT {DAY_NUMBER_SQL.format(date='c.search_date')} "
+        "FROM speeches_passagetext c "
         f"WHERE c.search_public AND c.{_ARM_CONDITIONS[name]} "
         f"ORDER BY c.search_date DESC, c.id DESC OFFSET {offset} LIMIT 1), -2147483648)"
     )
@@ -1554,9 +1557,9 @@ def _arms(c: _Compiled) -> list[tuple[str, str, str]]:
     """(name, language condition, tsquery) for each partial index to search."""
     arms = []
     if c.q_en:
-        arms.append(("en", "t.search_lang = 'en'", c.q_en))
+        arms.append(("en", f"t.{_ARM_CONDITIONS['en']}", c.q_en))
     if c.q_other:
-        arms.append(("other", "t.search_lang <> 'en'", c.q_other))
+        arms.append(("other", f"t.{_ARM_CONDITIONS['other']}", c.q_other))
     return arms
 
 

@@ -19,6 +19,17 @@ SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared")
 
 
 @pytest.fixture
+def empty_cache():
+    """Django's cache starts and ends empty: it holds the rate limiter's
+    counters (archive/middleware.py), which must not carry from test to test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def corpus_dir() -> str:
     """The shared corpus beside the checkout (CI clones next to ../shared)."""
     path = os.environ.get("DEMO_CORPUS") or os.path.join(SHARED, "corpus")

@@ -14,16 +14,7 @@ from speeches import pagestore
 from speeches.models import PassageText, Speech, StoredPage, Term
 from tests.factories import make_bilingual_speech
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    # The article cache in front of the renderer is per process; the store is
-    # what these tests look at, so the process cache starts empty each time.
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_cache")]
 
 
 @pytest.fixture
