@@ -149,8 +149,8 @@ def stored_response(slot: Slot, request: HttpRequest) -> HttpResponse | None:
 
 
 def mark(slot: Slot, response: HttpResponse) -> None:
-    """The headers every answer for a slot carries (the view calls this on the
-    pages it renders too): the ETag — weak, as the page goes out gzipped or
+    """The headers every answer for a slot carries (stored, 304, or rendered
+    and kept): the ETag — weak, as the page goes out gzipped or
     not — and Vary, since caches must keep the two encodings apart."""
     response.headers["ETag"] = _etag(slot)
     patch_vary_headers(response, ("Accept-Encoding",))
@@ -177,6 +177,12 @@ def fetch(slot: Slot, request: HttpRequest) -> HttpResponse | None:
         response = HttpResponse(gzip.decompress(body), content_type="text/html; charset=utf-8")
     mark(slot, response)
     return response
+
+
+def keep(slot: Slot, response: HttpResponse) -> None:
+    """A page the view rendered: stored under `slot`, and marked like a stored one."""
+    store(slot, response.content)
+    mark(slot, response)
 
 
 def store(slot: Slot, content: bytes) -> None:

@@ -955,23 +955,20 @@ _KEYS_SQL = f"({GLOSSARY_STAMP_SQL}), {_STATS_KEY_SQL}"
 # ANALYZE's most common lexemes of the search column (their share of rows), the
 # share of English rows, and the table's size: what the planner itself reads
 # to estimate a match, read once per ANALYZE (see above).
-_STATS_SQL = f"""
-SELECT {_STATS_KEY_SQL},
-  (SELECT json_object_agg(m.lex, m.f)
+# The most common lexemes of one statistics row and their share of rows.
+_MCE_SQL = """(SELECT json_object_agg(m.lex, m.f)
      FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
           AS m(lex, f)
-    WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
-      AND s.attname = 'search_vector' AND m.lex IS NOT NULL),
+    WHERE s.schemaname = current_schema() AND {where} AND m.lex IS NOT NULL)"""
+_STATS_SQL = f"""
+SELECT {_STATS_KEY_SQL},
+  {_MCE_SQL.format(where="s.tablename = 'speeches_passagetext' AND s.attname = 'search_vector'")},
   (SELECT m.f
      FROM pg_stats s, unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS m(v, f)
     WHERE s.schemaname = current_schema() AND s.tablename = 'speeches_passagetext'
       AND s.attname = 'search_lang' AND m.v = 'en'),
   (SELECT reltuples FROM pg_class WHERE oid = 'speeches_passagetext'::regclass),
-  (SELECT json_object_agg(m.lex, m.f)
-     FROM pg_stats s, unnest(s.most_common_elems::text::text[], s.most_common_elem_freqs)
-          AS m(lex, f)
-    WHERE s.schemaname = current_schema() AND s.tablename = 'passage_text_search_pairs'
-      AND m.lex IS NOT NULL)
+  {_MCE_SQL.format(where="s.tablename = 'passage_text_search_pairs'")}
 """
 
 _GLOSSARY_SQL = (

@@ -375,8 +375,7 @@ def speech_detail(request: HttpRequest, slug: str) -> HttpResponse:
     )
     response.content = splice_article(response.content, article)
     if slot:
-        pagestore.store(slot, response.content)
-        pagestore.mark(slot, response)
+        pagestore.keep(slot, response)
     return response
 
 
@@ -484,8 +483,7 @@ def passage_detail(request: HttpRequest, key: str) -> HttpResponse:
         },
     )
     if slot:
-        pagestore.store(slot, response.content)
-        pagestore.mark(slot, response)
+        pagestore.keep(slot, response)
     return response
 
 
